@@ -1,0 +1,3 @@
+from service.cli import run_console
+
+run_console()

@@ -1,0 +1,1 @@
+"""service.scenario: being written."""

@@ -1,0 +1,1 @@
+"""Celery workers: the app (Redis broker) and thin tasks that call the service core."""
