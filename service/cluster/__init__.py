@@ -1,1 +1,1 @@
-"""service.cluster: being written."""
+"""Clusters: the one interface for simulated and real runs, and its implementations."""

@@ -1,1 +1,1 @@
-"""service.report: being written."""
+"""Renderers: truth tables, connlists, JSON and JUnit, returned as text (no I/O)."""

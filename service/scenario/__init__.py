@@ -1,1 +1,1 @@
-"""service.scenario: being written."""
+"""Scenarios: the format users write, validation, and matrix planning."""
