@@ -67,6 +67,7 @@ class Problem:
     file: str | None = None
     document: int | None = None
     line: int | None = None
+    column: int | None = None
 
     def located(
         self, *, file: str | None, document: int | None = None, line: int | None = None
@@ -88,6 +89,8 @@ class Problem:
             where = self.file
             if self.line is not None:
                 where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
             elif self.document is not None:
                 where += f" (document {self.document + 1})"
             where += ": "
@@ -122,7 +125,9 @@ class InvalidInput(NetpolDriftError):  # noqa: N818 - the domain word reads bett
     def located(
         self, *, file: str | None, document: int | None = None, line: int | None = None
     ) -> InvalidInput:
-        return InvalidInput([p.located(file=file, document=document, line=line) for p in self.problems])
+        return InvalidInput(
+            [p.located(file=file, document=document, line=line) for p in self.problems]
+        )
 
 
 class ClusterError(NetpolDriftError):

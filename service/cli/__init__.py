@@ -29,16 +29,19 @@ def cli() -> None:
 def _register() -> None:
     # Imported here so that `netpol-drift --help` stays fast and each command
     # module can import heavier dependencies (numpy) at its own top.
-    from service.cli import analyze
+    from service.cli import analyze, run
 
     cli.add_command(analyze.analyze)
+    cli.add_command(run.run_command)
+    cli.add_command(run.validate_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     _register()
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # Without standalone mode click returns what ctx.exit() set instead of exiting.
+        code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except InvalidInput as err:
         for problem in err.problems:
             click.echo(f"error: {problem}", err=True)
@@ -51,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         click.echo("aborted", err=True)
         return EXIT_INVALID
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 def run_console() -> None:  # pragma: no cover - thin wrapper for `python -m service.cli`

@@ -33,7 +33,12 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
-    """One rule that matched: ``policy`` is ``namespace/name``; indexes are 0-based."""
+    """One rule that matched: ``policy`` is ``namespace/name``; indexes are 0-based.
+
+    ``peer_index`` is None when the rule has no peers (it admits every peer) and
+    ``port_index`` None when it has no ports (every port). ``detail`` says in
+    words what matched, e.g. ``from podSelector app=web; TCP http=8080``.
+    """
 
     policy: str
     direction: Direction
@@ -42,6 +47,7 @@ class RuleMatch:
     port_index: int | None = None
     action: Action = Action.ALLOW
     tier: str | None = None
+    detail: str = ""
 
     def __str__(self) -> str:
         where = f"{self.policy} {self.direction.lower()}[{self.rule_index}]"
@@ -52,7 +58,8 @@ class RuleMatch:
             detail.append(f"port {self.port_index}")
         tier = f"tier {self.tier}: " if self.tier else ""
         suffix = f" ({', '.join(detail)})" if detail else ""
-        return f"{tier}{where}{suffix} -> {self.action}"
+        words = f": {self.detail}" if self.detail else ""
+        return f"{tier}{where}{suffix} -> {self.action}{words}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +74,22 @@ class DirectionVerdict:
     matches: tuple[RuleMatch, ...] = ()
     reason: str = ""
 
-    def render(self) -> str:
+    def render(self, indent: str = "") -> str:
+        """A headline and, below it, the rules that allowed the traffic or why none did."""
         side = self.direction.lower()
+        outcome = "allowed" if self.allowed else "blocked"
         if not self.isolated:
-            return f"{side} of {self.endpoint}: allowed ({self.reason})"
-        head = (
-            f"{side} of {self.endpoint}: isolated by {', '.join(self.isolating_policies)}; "
-            f"{'allowed' if self.allowed else 'blocked'}"
-        )
-        if self.matches:
-            return head + " by " + "; ".join(str(m) for m in self.matches)
-        return f"{head} ({self.reason})" if self.reason else head
+            head = f"{indent}{side} of {self.endpoint}: {outcome}, not isolated"
+        else:
+            head = (
+                f"{indent}{side} of {self.endpoint}: {outcome}, "
+                f"isolated by {', '.join(self.isolating_policies)}"
+            )
+        lines = [head]
+        lines.extend(f"{indent}  {m}" for m in self.matches)
+        # A reason may span lines (the verdict, then near misses): indent each.
+        lines.extend(f"{indent}  {line}" for line in self.reason.splitlines())
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,5 +116,14 @@ class Explanation:
             f"{self.connectivity.value}"
         )
         if self.loopback:
-            return head + "\n  loopback: a pod is never blocked from itself"
-        return "\n".join([head, "  " + self.egress.render(), "  " + self.ingress.render()])
+            # Still show what the policies say: a CNI that blocks hairpin traffic
+            # (Calico through a Service) would apply exactly these.
+            return "\n".join(
+                [
+                    head,
+                    "  loopback: a pod is never blocked from itself; the policies alone say:",
+                    self.egress.render("    "),
+                    self.ingress.render("    "),
+                ]
+            )
+        return "\n".join([head, self.egress.render("  "), self.ingress.render("  ")])

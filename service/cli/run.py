@@ -1,0 +1,281 @@
+"""`netpol-drift run` and `netpol-drift validate`.
+
+``run`` executes a scenario in this process on the simulated cluster (the
+embedded default) and prints, per policy version, the truth table with every
+regression explained. Exit status: 0 when every expected verdict and every
+expectation held, 1 when a regression was found, 2 on invalid input (with
+nothing on stdout). ``validate`` checks a scenario and its policies and plans
+its matrix without probing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from service.cli import EXIT_OK, EXIT_REGRESSION
+from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
+from service.cluster.simulated import SimulatedCluster
+from service.errors import FieldPath, InvalidInput, Problem
+from service.report.results import render_json, render_junit, render_table
+from service.runner.results import RunResult
+from service.runner.run import run_matrix
+from service.runner.shard import RunOptions
+from service.scenario.cells import CellKind
+from service.scenario.load import load_scenario
+from service.scenario.model import Scenario, Verdict
+from service.scenario.plan import Matrix, plan_matrix, plan_version
+
+__all__ = ["run_command", "validate_command"]
+
+RENDERERS = {"table": render_table, "json": render_json, "junit": render_junit}
+
+
+@click.command("run")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--version",
+    "versions",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this policy version (repeatable); versions run in scenario order.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulator.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file instead of stdout.",
+)
+@click.option("--attempts", type=int, default=3, show_default=True, help="Probes per cell at most.")
+@click.option(
+    "--retry-interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds before re-probing cells that differ from the expected verdict.",
+)
+@click.option("--probe-loss", type=float, default=0.0, help="Fault: rate of lost probes (0-1).")
+@click.option(
+    "--exec-failures", type=float, default=0.0, help="Fault: rate of failing execs (0-1)."
+)
+@click.option(
+    "--enforcement-delay",
+    type=float,
+    default=0.0,
+    help="Fault: seconds the previous version stays in force after each change.",
+)
+@click.option(
+    "--fail-open", multiple=True, metavar="VERSION", help="Fault: VERSION is not enforced."
+)
+@click.option(
+    "--over-enforce", multiple=True, metavar="VERSION", help="Fault: VERSION blocks everything."
+)
+@click.option(
+    "--refuse", multiple=True, metavar="TARGET", help="Fault: TARGET refuses every connection."
+)
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    scenario: Path,
+    versions: tuple[str, ...],
+    fmt: str,
+    seed: int,
+    output: Path | None,
+    attempts: int,
+    retry_interval: float,
+    probe_loss: float,
+    exec_failures: float,
+    enforcement_delay: float,
+    fail_open: tuple[str, ...],
+    over_enforce: tuple[str, ...],
+    refuse: tuple[str, ...],
+) -> None:
+    """Run SCENARIO on the simulated cluster and report every policy version.
+
+    Exit status: 0 when everything held, 1 when a regression was found, 2 on
+    invalid input. The fault options inject deterministic faults (from --seed)
+    to rehearse how regressions, retries and flakes are reported.
+    """
+    loaded = load_scenario(scenario)
+    faults = _faults(
+        loaded,
+        seed=seed,
+        probe_loss=probe_loss,
+        exec_failures=exec_failures,
+        enforcement_delay=enforcement_delay,
+        fail_open=fail_open,
+        over_enforce=over_enforce,
+        refuse=refuse,
+    )
+    options = RunOptions(attempts=attempts, retry_interval_s=retry_interval)
+    matrix = plan_matrix(loaded, versions=versions)
+    result = _execute(matrix, loaded, SimulatedCluster(faults=faults), options)
+    text = RENDERERS[fmt](result)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write(output, text)
+        click.echo(f"wrote {output}: {'OK' if result.ok else 'FAILED'}", err=True)
+    ctx.exit(EXIT_OK if result.ok else EXIT_REGRESSION)
+
+
+@click.command("validate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def validate_command(ctx: click.Context, scenario: Path) -> None:
+    """Check SCENARIO and its policies and plan its matrix, without probing.
+
+    Prints the versions, the cells planned and the invalid cells, and what the
+    engine predicts. Exit status: 0 when valid, 1 when the engine predicts that
+    an explicit expectation will fail, 2 on invalid input.
+    """
+    loaded = load_scenario(scenario)
+    matrix = plan_matrix(loaded)
+    lines, predicted_failures = _validation_summary(loaded, matrix)
+    click.echo("\n".join(lines))
+    ctx.exit(EXIT_REGRESSION if predicted_failures else EXIT_OK)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _execute(
+    matrix: Matrix, scenario: Scenario, cluster: SimulatedCluster, options: RunOptions
+) -> RunResult:
+    total = len(matrix.cells)
+    if not sys.stderr.isatty():
+        return run_matrix(
+            matrix, cluster=cluster, scenario_hash=scenario.content_hash, options=options
+        )
+    with click.progressbar(length=total, label=f"running {scenario.name}", file=sys.stderr) as bar:
+        return run_matrix(
+            matrix,
+            cluster=cluster,
+            scenario_hash=scenario.content_hash,
+            options=options,
+            progress=bar.update,
+        )
+
+
+def _faults(
+    scenario: Scenario,
+    *,
+    seed: int,
+    probe_loss: float,
+    exec_failures: float,
+    enforcement_delay: float,
+    fail_open: Sequence[str],
+    over_enforce: Sequence[str],
+    refuse: Sequence[str],
+) -> FaultConfig:
+    problems: list[Problem] = []
+    version_names = [v.name for v in scenario.versions]
+    windows = []
+    for option, names, mode in (
+        ("--fail-open", fail_open, WindowMode.FAIL_OPEN),
+        ("--over-enforce", over_enforce, WindowMode.OVER_ENFORCED),
+    ):
+        for name in names:
+            if name not in version_names:
+                problems.append(
+                    Problem(
+                        f"unknown policy version {name!r}: expected one of "
+                        f"{', '.join(version_names)}",
+                        path=FieldPath((option,)),
+                    )
+                )
+            windows.append(EnforcementWindow(version=name, mode=mode))
+    refusing = set()
+    for name in refuse:
+        try:
+            refusing.add(scenario.target(name).ref)
+        except KeyError:
+            known = ", ".join(t.name for t in scenario.targets)
+            problems.append(
+                Problem(
+                    f"unknown target {name!r}: expected one of {known}",
+                    path=FieldPath(("--refuse",)),
+                )
+            )
+    try:
+        faults = FaultConfig(
+            seed=seed,
+            probe_loss_rate=probe_loss,
+            exec_failure_rate=exec_failures,
+            enforcement_delay_s=enforcement_delay,
+            windows=tuple(windows),
+            refusing_targets=frozenset(refusing),
+        )
+    except InvalidInput as err:
+        problems.extend(err.problems)
+        faults = FaultConfig()
+    InvalidInput.collect(problems)
+    return faults
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise InvalidInput(
+            Problem(f"cannot write the report: {err.strerror}", path=FieldPath(("--output",)))
+        ) from err
+
+
+def _validation_summary(scenario: Scenario, matrix: Matrix) -> tuple[list[str], int]:
+    """The lines ``validate`` prints and how many expectations the engine predicts to fail."""
+    # The simulator's pod addresses, so ipBlock policies are judged as a run would.
+    addresses = SimulatedCluster().set_up(layout=matrix.layout)
+    probe_pods = len(matrix.layout.probe_pods)
+    per_version = len(matrix.cells) // max(len(matrix.versions), 1)
+    first = matrix.cells_of(matrix.versions[0].name) if matrix.versions else ()
+    loopback = sum(1 for c in first if c.kind is CellKind.LOOPBACK)
+    invalid = [c for c in first if c.kind is CellKind.INVALID]
+    where = f" ({scenario.path})" if scenario.path else ""
+    lines = [
+        f"scenario {scenario.name}{where}: valid",
+        f"  namespaces: {len(scenario.namespaces)}; targets: {len(scenario.targets)}; "
+        f"probe pods: {probe_pods}; expectations: {len(scenario.expectations)}",
+        f"  cells: {len(matrix.cells)} planned, {per_version} per version "
+        f"({per_version - len(invalid)} probed, {loopback} loopback, {len(invalid)} invalid)",
+        f"  versions ({len(matrix.versions)}):",
+    ]
+    failures: list[str] = []
+    for version in matrix.versions:
+        plan = plan_version(matrix, version.name, addresses=addresses)
+        verdicts = [e.verdict for e in plan.expected.values()]
+        allowed = verdicts.count(Verdict.ALLOWED)
+        blocked = verdicts.count(Verdict.BLOCKED)
+        count = len(version.policies)
+        lines.append(
+            f"    {version.name}: {count} polic{'y' if count == 1 else 'ies'}; "
+            f"the engine expects {allowed} allowed, {blocked} blocked"
+        )
+        for key, expectations in plan.expectations.items():
+            predicted = plan.expected[key].verdict
+            for expectation in expectations:
+                if expectation.verdict != predicted:
+                    note = f" ({expectation.description})" if expectation.description else ""
+                    line = f", line {expectation.line}" if expectation.line else ""
+                    failures.append(
+                        f"    {version.name}: {plan.cell(key)}: expected {expectation.verdict}, "
+                        f"the policies give {predicted}{note}{line}"
+                    )
+    if invalid:
+        lines.append("  invalid cells (never probed):")
+        lines.extend(f"    {c}: {c.invalid_reason}" for c in invalid)
+    if failures:
+        lines.append(f"  expectations the engine predicts to fail ({len(failures)}):")
+        lines.extend(failures)
+    return lines, len(failures)

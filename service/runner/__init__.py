@@ -1,0 +1,34 @@
+"""Executing a scenario run: per version apply, probe in batches, retry, judge.
+
+- :mod:`service.runner.shard`: the unit of execution (one version x a group of
+  source pods) and its options; the same code runs in-process and on workers.
+- :mod:`service.runner.run`: the in-process dispatcher of the embedded default.
+- :mod:`service.runner.results`: the frozen result values and their rules.
+"""
+
+from service.runner.results import (
+    Attempt,
+    CellResult,
+    Counts,
+    ExpectationCheck,
+    RunResult,
+    VersionResult,
+)
+from service.runner.run import run_matrix, run_scenario
+from service.runner.shard import ProgressCallback, RunOptions, Shard, plan_shards, run_shard
+
+__all__ = [
+    "Attempt",
+    "CellResult",
+    "Counts",
+    "ExpectationCheck",
+    "ProgressCallback",
+    "RunOptions",
+    "RunResult",
+    "Shard",
+    "VersionResult",
+    "plan_shards",
+    "run_matrix",
+    "run_scenario",
+    "run_shard",
+]

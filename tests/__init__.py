@@ -1,0 +1,1 @@
+"""Tests of netpol-drift, mirroring the service packages."""

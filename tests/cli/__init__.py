@@ -1,0 +1,1 @@
+"""Tests of the ``netpol-drift`` commands, run through the real command line."""
