@@ -29,9 +29,10 @@ def cli() -> None:
 def _register() -> None:
     # Imported here so that `netpol-drift --help` stays fast and each command
     # module can import heavier dependencies (numpy) at its own top.
-    from service.cli import analyze, run
+    from service.cli import analyze, db, run
 
     cli.add_command(analyze.analyze)
+    cli.add_command(db.db)
     cli.add_command(run.run_command)
     cli.add_command(run.validate_command)
 

@@ -1,10 +1,13 @@
 """``netpol-drift analyze``: what the policies in a set of manifests allow, without a cluster.
 
-Reads the manifests, computes every workload pair's connections and prints them
-as a table, netpol-analyzer's connlist or a JSON document; or, with
-``--explain``, why one connection is allowed or blocked. Kinds the analysis does
-not use are named on stderr. Everything is computed before anything is printed,
-so invalid input leaves stdout empty (exit 2).
+Reads the manifests (Kubernetes NetworkPolicies and Calico's own policies, in
+any mix), computes every workload pair's connections and prints them as a
+table, netpol-analyzer's connlist or a JSON document; or, with ``--explain``,
+why one connection is allowed or blocked (naming tier, policy, rule and action).
+Calico staged policies are never enforced: what they would change is printed
+after the table, or on stderr beside the connlist and JSON formats. Kinds the
+analysis does not use are named on stderr. Everything is computed before
+anything is printed, so invalid input leaves stdout empty (exit 2).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ import click
 
 from service.manifests import load_manifests
 from service.report.analysis import render_json, render_table, skipped_note
-from service.report.connlist import compute_connlist, render_connlist
+from service.report.connlist import (
+    compute_connlist,
+    has_staged,
+    render_connlist,
+    render_staged_diff,
+    staged_diff,
+)
 from service.report.explain import explain_connection
 
 # Used when stdout is not a terminal and COLUMNS is unset.
@@ -65,17 +74,19 @@ def analyze(
     explain: tuple[str, str, str] | None,
     width: int | None,
 ) -> None:
-    """Analyse the NetworkPolicies of manifest files and folders statically.
+    """Analyse the Kubernetes and Calico policies of manifest files and folders statically.
 
     PATH is a YAML or JSON file or a folder of them (read recursively).
     """
     result = load_manifests(paths)
+    staged = ""
     if explain is not None:
         source, destination, port = explain
         text = explain_connection(result.state, source, destination, port).render() + "\n"
     else:
         connlist = compute_connlist(result.state)
-        match OutputFormat(output_format.lower()):
+        fmt = OutputFormat(output_format.lower())
+        match fmt:
             case OutputFormat.CONNLIST:
                 text = render_connlist(connlist)
             case OutputFormat.JSON:
@@ -83,7 +94,14 @@ def analyze(
             case OutputFormat.TABLE:
                 columns = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
                 text = render_table(connlist, width=columns)
+        if has_staged(result.state):
+            staged = render_staged_diff(staged_diff(result.state))
+            if fmt is OutputFormat.TABLE:
+                # Beside the table for a reader; the machine formats stay unchanged on stdout.
+                text, staged = f"{text}\n{staged}", ""
     note = skipped_note(result.skipped)
     if note is not None:
         click.echo(note, err=True)
+    if staged:
+        click.echo(staged, err=True, nl=False)
     click.echo(text, nl=False)

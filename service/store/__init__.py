@@ -1,0 +1,65 @@
+"""Persistence: typed SQLAlchemy models, engines, migrations and idempotent writes.
+
+Models hold no business logic. The schema is made only by the Alembic
+migrations in ``migrations/`` (:func:`upgrade`, :func:`ensure_schema`).
+"""
+
+from __future__ import annotations
+
+from service.store.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
+from service.store.engine import (
+    DATABASE_URL_ENV,
+    SQLITE_BEGIN,
+    default_database_url,
+    make_engine,
+    make_session_factory,
+    parse_database_url,
+)
+from service.store.enums import Backend, RunStatus, TokenRole, Trigger
+from service.store.migrate import (
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
+from service.store.models import (
+    ApiToken,
+    CellResult,
+    Run,
+    RunVersion,
+    Scenario,
+    ScenarioRevision,
+    Schedule,
+)
+from service.store.writes import insert_ignoring_duplicates
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "NAMING_CONVENTION",
+    "SQLITE_BEGIN",
+    "ApiToken",
+    "Backend",
+    "Base",
+    "CellResult",
+    "Run",
+    "RunStatus",
+    "RunVersion",
+    "Scenario",
+    "ScenarioRevision",
+    "Schedule",
+    "TokenRole",
+    "Trigger",
+    "UTCDateTime",
+    "current_revision",
+    "default_database_url",
+    "downgrade",
+    "ensure_schema",
+    "head_revision",
+    "insert_ignoring_duplicates",
+    "make_engine",
+    "make_session_factory",
+    "parse_database_url",
+    "upgrade",
+    "utc_now",
+]
