@@ -26,6 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.synthetic_calico import calico_policies
 from service.errors import FieldPath, InvalidInput, Problem
 from service.policy.model import (
     NAMESPACE_NAME_LABEL,
@@ -103,12 +104,17 @@ DNS_ROLE = _Role(
 )
 
 
-def generate_cluster(*, pods: int, namespaces: int, policies: int, seed: int = 0) -> ClusterState:
+def generate_cluster(
+    *, pods: int, namespaces: int, policies: int, seed: int = 0, calico_fraction: float = 0.0
+) -> ClusterState:
     """A synthetic cluster of exactly ``pods`` pods, ``namespaces`` namespaces and ``policies``.
 
     Every namespace is declared or has pods, so all ``namespaces`` are visible
     even though a few with pods are left out of ``ClusterState.namespaces``.
-    Raises InvalidInput for negative sizes, or for pods or policies without a
+    ``calico_fraction`` of the policies (rounded) are Calico policies over
+    three tiers (:mod:`bench.synthetic_calico`); the Tier and network-set
+    objects they use come on top of ``policies``. Raises InvalidInput for
+    negative sizes, a fraction outside 0-1, or for pods or policies without a
     namespace to put them in.
     """
     problems = [
@@ -116,6 +122,13 @@ def generate_cluster(*, pods: int, namespaces: int, policies: int, seed: int = 0
         for name, value in (("pods", pods), ("namespaces", namespaces), ("policies", policies))
         if value < 0
     ]
+    if not 0.0 <= calico_fraction <= 1.0:
+        problems.append(
+            Problem(
+                f"expected a fraction 0-1, got {calico_fraction}",
+                path=FieldPath(("calico_fraction",)),
+            )
+        )
     if namespaces == 0 and (pods > 0 or policies > 0):
         problems.append(
             Problem(
@@ -124,7 +137,8 @@ def generate_cluster(*, pods: int, namespaces: int, policies: int, seed: int = 0
             )
         )
     InvalidInput.collect(problems)
-    return _Generator(random.Random(seed), pods, namespaces).build(policies)
+    calico = round(max(policies, 0) * calico_fraction)
+    return _Generator(random.Random(seed), pods, namespaces).build(policies - calico, calico)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +278,7 @@ class _Generator:
 
     # --- policies ------------------------------------------------------------------------
 
-    def build(self, count: int) -> ClusterState:
+    def build(self, count: int, calico: int = 0) -> ClusterState:
         kinds = list(_KINDS)
         self.rng.shuffle(kinds)
         populated = [ns.name for ns in self.namespaces if self.workloads[ns.name]]
@@ -285,6 +299,7 @@ class _Generator:
                     egress=tuple(egress),
                 )
             )
+        policies.extend(calico_policies(self, homes, calico))
         # A few namespaces with pods exist only through them (no Namespace object): the
         # engine must still give them their kubernetes.io/metadata.name label.
         # One in twenty (the 11th, 31st, ...), so any cluster of a dozen namespaces has one.
@@ -294,6 +309,9 @@ class _Generator:
             if i % 20 != 10 or not self.workloads[ns.name]
         )
         return ClusterState(namespaces=declared, pods=tuple(self.pods), policies=tuple(policies))
+
+    def apps(self, namespace: str) -> list[str]:
+        return [w.app for w in self.workloads.get(namespace, [])]
 
     def app_selector(self, namespace: str) -> LabelSelector:
         """app=X of a workload of ``namespace`` mostly; sometimes an app that is not there."""

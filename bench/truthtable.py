@@ -1,6 +1,7 @@
 """Benchmark: the vectorised truth table at the issue's target size, and against per-cell.
 
-Run: ``.venv/bin/python -m bench.truthtable [--pods N --namespaces N --policies N --seed N]``
+Run: ``.venv/bin/python -m bench.truthtable [--pods N --namespaces N --policies N --seed N]
+[--calico-fraction 0.3]``
 
 1. Target size (default 10,000 pods / 200 namespaces / 2,000 policies / 3 probes):
    wall time of ``compute_truth_table`` (best of ``--repeat``), of expanding
@@ -9,7 +10,10 @@ Run: ``.venv/bin/python -m bench.truthtable [--pods N --namespaces N --policies 
    ``ru_maxrss``, everything the process ever held) and the peak traced by
    ``tracemalloc`` during one table-plus-expansion run (Python and numpy
    allocations made by that run only).
-2. Baseline: on a cluster both finish (``--compare-pods``, same pods per
+2. With ``--calico-fraction F``: the same cluster with F of its policies
+   Calico's (three tiers, admin policies, network sets; bench.synthetic_calico),
+   best time beside the pure Kubernetes one, and their ratio (target <= 2x).
+3. Baseline: on a cluster both finish (``--compare-pods``, same pods per
    namespace and policies per namespace as the target), the same table
    computed by a straightforward loop of ``Evaluator.is_allowed`` over every
    cell, the ratio of the two times, and whether every cell agrees.
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.synthetic import DEFAULT_PROBES, generate_cluster
+from service.policy.calico.model import CalicoEntry, CalicoPolicy
 from service.policy.evaluate import Evaluator
 from service.policy.model import ClusterState, Protocol
 from service.policy.truthtable import PortProbe, TruthTable, compute_truth_table
@@ -74,6 +79,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: 80/TCP,http/TCP,53/UDP)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs at the target size")
+    parser.add_argument(
+        "--calico-fraction",
+        type=float,
+        default=0.0,
+        help="also time the target size with this fraction of Calico policies over three tiers,"
+        " beside the pure Kubernetes figure, and print the ratio (the issue's target: <= 2x)",
+    )
     parser.add_argument(
         "--compare-pods",
         type=int,
@@ -174,6 +186,59 @@ def run_target(size: Size, seed: int, probes: tuple[PortProbe, ...], repeat: int
     )
 
 
+def _best(state: ClusterState, probes: tuple[PortProbe, ...], repeat: int) -> tuple[float, int]:
+    """Best wall time of compute_truth_table over ``repeat`` runs, and the classes found."""
+    timings = []
+    classes = 0
+    for _ in range(max(1, repeat)):
+        gc.collect()
+        start = time.perf_counter()
+        table = compute_truth_table(state, probes)
+        timings.append(time.perf_counter() - start)
+        classes = table.class_count
+        del table
+    return min(timings), classes
+
+
+def run_calico(
+    size: Size, seed: int, probes: tuple[PortProbe, ...], repeat: int, fraction: float
+) -> None:
+    """The same cluster with ``fraction`` of its policies Calico's, against pure Kubernetes."""
+    print(
+        f"\nCalico: {size}, {fraction:.0%} of the policies Calico's over three tiers, seed {seed}"
+    )
+    pure = generate_cluster(
+        pods=size.pods, namespaces=size.namespaces, policies=size.policies, seed=seed
+    )
+    mixed = generate_cluster(
+        pods=size.pods,
+        namespaces=size.namespaces,
+        policies=size.policies,
+        seed=seed,
+        calico_fraction=fraction,
+    )
+    calico = sum(1 for p in mixed.policies if isinstance(p, CalicoEntry))
+    tiers = {p.calico.tier for p in mixed.policies if isinstance(p, CalicoEntry)
+             and isinstance(p.calico, CalicoPolicy)}  # fmt: skip
+    # Alternated, so both figures see the same load on a shared machine.
+    kubernetes_runs, calico_runs = [], []
+    kubernetes_classes = calico_classes = 0
+    for _ in range(max(1, repeat)):
+        seconds, kubernetes_classes = _best(pure, probes, 1)
+        kubernetes_runs.append(seconds)
+        seconds, calico_classes = _best(mixed, probes, 1)
+        calico_runs.append(seconds)
+    kubernetes_s, calico_s = min(kubernetes_runs), min(calico_runs)
+    ratio = calico_s / kubernetes_s
+    _row("pure Kubernetes (best)", f"{kubernetes_s:.3f} s", f"{kubernetes_classes:,} classes")
+    _row(
+        f"{fraction:.0%} Calico (best)",
+        f"{calico_s:.3f} s",
+        f"{calico_classes:,} classes; {calico:,} Calico objects; tiers {', '.join(sorted(tiers))}",
+    )
+    _row("ratio Calico / Kubernetes", f"{ratio:.2f}x", f"target <= 2x: {_status(ratio <= 2.0)}")
+
+
 def _per_cell(state: ClusterState, probes: tuple[PortProbe, ...]) -> list[np.ndarray]:
     """The straightforward way: one Evaluator.is_allowed call per (source, destination, probe)."""
     evaluator = Evaluator(state)
@@ -197,10 +262,22 @@ def _per_cell(state: ClusterState, probes: tuple[PortProbe, ...]) -> list[np.nda
     return out
 
 
-def run_compare(size: Size, seed: int, probes: tuple[PortProbe, ...], *, target_cells: int) -> None:
-    print(f"\nBaseline: {size}, {len(probes)} probes, seed {seed}")
+def run_compare(
+    size: Size,
+    seed: int,
+    probes: tuple[PortProbe, ...],
+    *,
+    target_cells: int,
+    calico_fraction: float = 0.0,
+) -> None:
+    mix = f", {calico_fraction:.0%} Calico" if calico_fraction else ""
+    print(f"\nBaseline: {size}{mix}, {len(probes)} probes, seed {seed}")
     state = generate_cluster(
-        pods=size.pods, namespaces=size.namespaces, policies=size.policies, seed=seed
+        pods=size.pods,
+        namespaces=size.namespaces,
+        policies=size.policies,
+        seed=seed,
+        calico_fraction=calico_fraction,
     )
     cells = len(state.pods) ** 2 * len(probes)
 
@@ -235,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("netpol-drift truth-table benchmark")
     print(f"numpy {np.__version__}, Python {sys.version.split()[0]}\n")
     run_target(target, args.seed, args.probes, args.repeat)
+    if args.calico_fraction > 0:
+        run_calico(target, args.seed, args.probes, args.repeat, args.calico_fraction)
     if args.compare_pods > 0:
         # Keep the target's density: pods per namespace and policies per namespace.
         per_ns = max(1.0, args.pods / max(args.namespaces, 1))
@@ -245,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             args.probes,
             target_cells=args.pods**2 * len(args.probes),
+            calico_fraction=args.calico_fraction,
         )
     return 0
 

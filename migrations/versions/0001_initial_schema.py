@@ -1,4 +1,4 @@
-"""Initial schema: scenarios and revisions, schedules, runs, per-version info, cell results, tokens.
+"""Initial schema: scenarios, revisions and their cells, schedules, runs, cell results, tokens.
 
 Revision ID: 0001
 Revises:
@@ -8,6 +8,10 @@ Written by hand. Every name is final (``op.f``) and follows the naming
 convention of service.store.base, so SQLite and PostgreSQL end up with the
 same constraint and index names. String enums are VARCHARs with a CHECK
 listing the allowed values, as the models declare them.
+
+Cells are split in two: ``revision_cells`` (what a cell is and what the engine
+expects, once per scenario revision) and ``cell_results`` (what one run saw,
+per run), which keeps a year of nightly runs small.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ BACKENDS = ("simulated", "kubernetes")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 VERDICTS = ("allowed", "blocked", "error", "invalid")
+RAW_OUTCOMES = ("connected", "timeout", "refused", "dns-error", "exec-error")
 ROLES = ("viewer", "operator", "admin")
 
 
@@ -73,6 +78,35 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "revision_cells",
+        sa.Column("revision_id", sa.Integer(), nullable=False),
+        sa.Column("cell_key", sa.String(16), nullable=False),
+        sa.Column("pair_key", sa.String(16), nullable=False),
+        sa.Column("ordinal", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(253), nullable=False),
+        sa.Column("source_namespace", sa.String(63), nullable=False),
+        sa.Column("source_name", sa.String(253), nullable=False),
+        sa.Column("source_labels", sa.Text(), nullable=False),
+        sa.Column("target_namespace", sa.String(63), nullable=False),
+        sa.Column("target_name", sa.String(253), nullable=False),
+        sa.Column("port", sa.String(63), nullable=False),
+        sa.Column("resolved_port", sa.Integer(), nullable=True),
+        sa.Column("protocol", sa.String(8), nullable=False),
+        sa.Column("loopback", sa.Boolean(), nullable=False),
+        sa.Column("expected", sa.String(16), nullable=False),
+        sa.Column("explanation", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("revision_id", "cell_key", name=op.f("pk_revision_cells")),
+        sa.ForeignKeyConstraint(
+            ["revision_id"],
+            ["scenario_revisions.id"],
+            name=op.f("fk_revision_cells_revision_id_scenario_revisions"),
+            ondelete="CASCADE",
+        ),
+        _check("revision_cells", "protocol", PROTOCOLS),
+        _check("revision_cells", "expected", VERDICTS),
+    )
+
+    op.create_table(
         "schedules",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("scenario_id", sa.Integer(), nullable=False),
@@ -80,6 +114,8 @@ def upgrade() -> None:
         sa.Column("cron", sa.String(128), nullable=False),
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("backend", sa.String(16), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("next_fire_at", TIMESTAMP, nullable=True),
         sa.Column("last_fired_at", TIMESTAMP, nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
@@ -91,6 +127,8 @@ def upgrade() -> None:
             name=op.f("fk_schedules_scenario_id_scenarios"),
             ondelete="CASCADE",
         ),
+        sa.UniqueConstraint("scenario_id", "name", name=op.f("uq_schedules_scenario_id_name")),
+        _check("schedules", "backend", BACKENDS),
     )
 
     op.create_table(
@@ -105,6 +143,7 @@ def upgrade() -> None:
         sa.Column("started_at", TIMESTAMP, nullable=True),
         sa.Column("finished_at", TIMESTAMP, nullable=True),
         sa.Column("deadline_at", TIMESTAMP, nullable=True),
+        sa.Column("progress_at", TIMESTAMP, nullable=True),
         sa.Column("planned_cells", sa.Integer(), nullable=False),
         sa.Column("regressions", sa.Integer(), nullable=False),
         sa.Column("flaky", sa.Integer(), nullable=False),
@@ -161,40 +200,27 @@ def upgrade() -> None:
     op.create_table(
         "cell_results",
         sa.Column("run_id", sa.Integer(), nullable=False),
-        sa.Column("cell_key", sa.String(32), nullable=False),
-        sa.Column("version", sa.String(253), nullable=False),
-        sa.Column("version_hash", sa.String(64), nullable=False),
-        sa.Column("source_namespace", sa.String(63), nullable=False),
-        sa.Column("source_name", sa.String(253), nullable=False),
-        sa.Column("source_labels", sa.Text(), nullable=False),
-        sa.Column("target_name", sa.String(253), nullable=False),
-        sa.Column("target_namespace", sa.String(63), nullable=False),
-        sa.Column("port", sa.String(63), nullable=False),
-        sa.Column("resolved_port", sa.Integer(), nullable=True),
-        sa.Column("protocol", sa.String(8), nullable=False),
-        sa.Column("expected", sa.String(16), nullable=False),
+        sa.Column("cell_key", sa.String(16), nullable=False),
         sa.Column("observed", sa.String(16), nullable=False),
-        sa.Column("raw_outcome", sa.String(32), nullable=True),
+        sa.Column("raw_outcome", sa.String(16), nullable=True),
         sa.Column("latency_ms", sa.Float(), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("attempt_details", sa.JSON(), nullable=False),
-        sa.Column("explanation", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.SmallInteger(), nullable=False),
+        sa.Column("attempt_details", sa.JSON(), nullable=True),
         sa.Column("regression", sa.Boolean(), nullable=False),
         sa.Column("flaky", sa.Boolean(), nullable=False),
-        sa.Column("loopback", sa.Boolean(), nullable=False),
+        sa.Column("expected_override", sa.String(16), nullable=True),
+        sa.Column("explanation_override", sa.Text(), nullable=True),
         # The primary key is the idempotency key: a redelivered shard's cells conflict.
         sa.PrimaryKeyConstraint("run_id", "cell_key", name=op.f("pk_cell_results")),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_cell_results_run_id_runs"), ondelete="CASCADE"
         ),
-        _check("cell_results", "protocol", PROTOCOLS),
-        _check("cell_results", "expected", VERDICTS),
         _check("cell_results", "observed", VERDICTS),
+        _check("cell_results", "raw_outcome", RAW_OUTCOMES),
+        _check("cell_results", "expected_override", VERDICTS),
     )
     # A cell's history across runs.
     op.create_index(op.f("ix_cell_results_cell_key_run_id"), "cell_results", ["cell_key", "run_id"])
-    # A run's cells by verdict.
-    op.create_index(op.f("ix_cell_results_run_id_observed"), "cell_results", ["run_id", "observed"])
 
     op.create_table(
         "api_tokens",
@@ -215,12 +241,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("api_tokens")
-    op.drop_index(op.f("ix_cell_results_run_id_observed"), table_name="cell_results")
     op.drop_index(op.f("ix_cell_results_cell_key_run_id"), table_name="cell_results")
     op.drop_table("cell_results")
     op.drop_table("run_versions")
     op.drop_index(op.f("ix_runs_scenario_id_created_at"), table_name="runs")
     op.drop_table("runs")
     op.drop_table("schedules")
+    op.drop_table("revision_cells")
     op.drop_table("scenario_revisions")
     op.drop_table("scenarios")

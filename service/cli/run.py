@@ -1,4 +1,4 @@
-"""`netpol-drift run`, `netpol-drift validate` and `netpol-drift janitor`.
+"""`netpol-drift run` and `netpol-drift validate`.
 
 ``run`` executes a scenario in this process, on the simulated cluster (the
 embedded default) or on a Kubernetes cluster (``--kubeconfig``/``--context``,
@@ -7,35 +7,34 @@ prints, per policy version, the truth table with every regression explained.
 Exit status: 0 when every expected verdict and every expectation held, 1 when
 a regression was found, 2 on invalid input or a cluster that could not be used
 (with nothing on stdout). ``validate`` checks a scenario and its policies and
-plans its matrix without probing anything. ``janitor`` deletes the namespaces
-of Kubernetes runs whose expiry has passed.
+plans its matrix without probing anything. The backend options live in
+:mod:`service.cli.cluster_options`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from service.cli import EXIT_OK, EXIT_REGRESSION
+from service.cli.cluster_options import (
+    DEFAULT_SETTLE_S,
+    FAULT_OPTIONS,
+    KUBERNETES_OPTIONS,
+    choose_backend,
+    kubernetes_cluster,
+    kubernetes_options,
+    refuse_options,
+    target_from,
+    tell_cluster_notes,
+)
+from service.cli.storing import StoredRun, run_and_store
 from service.cluster.base import Cluster
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
-from service.cluster.kubernetes import (
-    ENV_CLUSTERS,
-    ENV_CONTEXT,
-    ENV_KUBECONFIG,
-    Images,
-    KubernetesCluster,
-    KubernetesOptions,
-    ProbeMode,
-    sweep_expired,
-)
-from service.cluster.kubernetes.config import resolve_target
-from service.cluster.kubernetes.options import DEFAULT_AGNHOST
 from service.cluster.kubernetes.policies import reserved_label_problems
 from service.cluster.simulated import SimulatedCluster
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
@@ -49,73 +48,9 @@ from service.scenario.load import load_scenario
 from service.scenario.model import Scenario, Verdict
 from service.scenario.plan import Matrix, plan_matrix, plan_version
 
-__all__ = ["janitor_command", "run_command", "validate_command"]
+__all__ = ["run_command", "validate_command"]
 
 RENDERERS = {"table": render_table, "json": render_json, "junit": render_junit}
-BACKENDS = ("simulated", "kubernetes")
-F = TypeVar("F", bound=Callable[..., Any])
-# Canary polling after each apply on a real cluster; Calico usually programs in seconds.
-DEFAULT_SETTLE_S = 60.0
-FAULT_OPTIONS = (
-    "probe_loss",
-    "exec_failures",
-    "enforcement_delay",
-    "fail_open",
-    "over_enforce",
-    "refuse",
-)
-KUBERNETES_OPTIONS = (
-    "kubeconfig",
-    "context",
-    "in_cluster",
-    "cluster_name",
-    "clusters_file",
-    "probe_mode",
-    "probe_timeout",
-    "namespace_prefix",
-    "agnhost_image",
-    "ready_timeout",
-    "exec_concurrency",
-)
-
-
-def _target_options(command: F) -> F:
-    """The options naming a Kubernetes cluster, shared by ``run`` and ``janitor``."""
-    for option in reversed(
-        [
-            click.option(
-                "--kubeconfig",
-                type=click.Path(dir_okay=False, path_type=Path),
-                envvar=ENV_KUBECONFIG,
-                help=f"Kubeconfig of the cluster to run on (or {ENV_KUBECONFIG}).",
-            ),
-            click.option(
-                "--context",
-                metavar="NAME",
-                envvar=ENV_CONTEXT,
-                help=f"Context of the kubeconfig (or {ENV_CONTEXT}; default: its current one).",
-            ),
-            click.option(
-                "--in-cluster",
-                is_flag=True,
-                help="Use the service account of the pod this runs in.",
-            ),
-            click.option(
-                "--cluster",
-                "cluster_name",
-                metavar="NAME",
-                help="A named cluster target from the clusters file.",
-            ),
-            click.option(
-                "--clusters-file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                envvar=ENV_CLUSTERS,
-                help=f"YAML file of named cluster targets (or {ENV_CLUSTERS}).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
 
 
 @click.command("run")
@@ -140,6 +75,12 @@ def _target_options(command: F) -> F:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to this file instead of stdout.",
+)
+@click.option(
+    "--no-store",
+    is_flag=True,
+    help="Do not store the run (by default simulated runs are stored in the database of "
+    "$NETPOL_DRIFT_DATABASE_URL, else the embedded SQLite file).",
 )
 @click.option("--attempts", type=int, default=3, show_default=True, help="Probes per cell at most.")
 @click.option(
@@ -168,61 +109,7 @@ def _target_options(command: F) -> F:
 @click.option(
     "--refuse", multiple=True, metavar="TARGET", help="Fault: TARGET refuses every connection."
 )
-@click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    help="Where to probe. Default: kubernetes when a cluster is named (options or "
-    "environment), else the simulator.",
-)
-@_target_options
-@click.option(
-    "--probe-mode",
-    type=click.Choice([m.value for m in ProbeMode]),
-    default=ProbeMode.POD_IP.value,
-    show_default=True,
-    help="Kubernetes: address targets by pod IP, Service IP or Service name "
-    "(names need DNS egress from the probe pods).",
-)
-@click.option(
-    "--probe-timeout",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Kubernetes: seconds before an unanswered probe counts as blocked.",
-)
-@click.option(
-    "--settle",
-    type=float,
-    help="Seconds to poll canary cells after each apply until the dataplane matches the "
-    f"engine; the time is reported per version. Default: {DEFAULT_SETTLE_S:g} on "
-    "Kubernetes, off on the simulator; 0 turns it off.",
-)
-@click.option(
-    "--namespace-prefix",
-    default="npd",
-    show_default=True,
-    help="Kubernetes: prefix of the run's namespaces (PREFIX-RUNID-NAME).",
-)
-@click.option(
-    "--agnhost-image",
-    default=DEFAULT_AGNHOST,
-    show_default=True,
-    help="Kubernetes: the image of every pod (mirror it for air-gapped registries).",
-)
-@click.option(
-    "--ready-timeout",
-    type=float,
-    default=180.0,
-    show_default=True,
-    help="Kubernetes: seconds pods have to become Ready; later ones make their cells errors.",
-)
-@click.option(
-    "--exec-concurrency",
-    type=int,
-    default=16,
-    show_default=True,
-    help="Kubernetes: source pods probed at once (one exec each).",
-)
+@kubernetes_options
 @click.pass_context
 def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None:
     """Run SCENARIO and report every policy version.
@@ -236,27 +123,42 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     """
     args = _RunArgs.of(kwargs)
     loaded = load_scenario(scenario)
-    backend = _backend(ctx, args)
+    backend = choose_backend(
+        args.backend,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        in_cluster=args.in_cluster,
+        cluster_name=args.cluster_name,
+    )
     options = RunOptions(attempts=args.attempts, retry_interval_s=args.retry_interval)
     matrix = plan_matrix(loaded, versions=args.versions)
     cluster: Cluster
     if backend == "kubernetes":
-        _refuse_options(ctx, FAULT_OPTIONS, "the simulator")
+        refuse_options(ctx, FAULT_OPTIONS, "the simulator")
         InvalidInput.collect(
             p for v in matrix.versions for p in reserved_label_problems(v.policies, version=v.name)
         )
         cluster = _kubernetes_cluster(args)
         settle = DEFAULT_SETTLE_S if args.settle is None else args.settle
     else:
-        _refuse_options(ctx, KUBERNETES_OPTIONS, "a Kubernetes cluster", explicit_only=True)
+        refuse_options(ctx, KUBERNETES_OPTIONS, "a Kubernetes cluster", explicit_only=True)
         cluster = SimulatedCluster(faults=_faults(loaded, args))
         settle = args.settle or 0.0
     convergence = ConvergenceOptions(settle_s=settle) if settle > 0 else None
+    stored: StoredRun | None = None
     try:
-        result = _execute(matrix, loaded, cluster, options, convergence)
+        # Stored runs go shard by shard through the in-process dispatcher; canary polling
+        # and the Kubernetes backend still run on one cluster here, unstored.
+        if isinstance(cluster, SimulatedCluster) and convergence is None and not args.no_store:
+            stored = _execute_stored(loaded, scenario, args, options, cluster.faults)
+            result = stored.result
+        else:
+            result = _execute(matrix, loaded, cluster, options, convergence)
     except ClusterError as err:
         raise click.ClickException(f"the cluster could not be used: {err}") from err
-    _tell_cluster_notes(cluster, result)
+    tell_cluster_notes(cluster, result)
+    if stored is not None:
+        click.echo(f"stored as run {stored.run_id} in {stored.database}", err=True)
     text = RENDERERS[args.fmt](result)
     if args.output is None:
         click.echo(text, nl=False)
@@ -283,45 +185,6 @@ def validate_command(ctx: click.Context, scenario: Path) -> None:
     ctx.exit(EXIT_REGRESSION if predicted_failures else EXIT_OK)
 
 
-@click.command("janitor")
-@_target_options
-@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-@click.pass_context
-def janitor_command(
-    ctx: click.Context,
-    kubeconfig: Path | None,
-    context: str | None,
-    in_cluster: bool,
-    cluster_name: str | None,
-    clusters_file: Path | None,
-    dry_run: bool,
-) -> None:
-    """Delete the namespaces of Kubernetes runs whose expiry has passed.
-
-    Only namespaces carrying netpol-drift's ownership label and an expired
-    netpol-drift.io/expires-at annotation are deleted. Exit status: 0, or 2 when
-    the cluster could not be used.
-    """
-    target = resolve_target(
-        kubeconfig=kubeconfig,
-        context=context,
-        in_cluster=in_cluster,
-        cluster=cluster_name,
-        clusters_file=clusters_file,
-    )
-    cluster = KubernetesCluster(target=target)
-    try:
-        report = sweep_expired(cluster.api, dry_run=dry_run)
-    except ClusterError as err:
-        raise click.ClickException(f"the cluster could not be used: {err}") from err
-    prefix = "would have " if dry_run else ""
-    for line in report.lines():
-        click.echo(prefix + line if line.startswith("deleted") else line)
-    if not report.lines():
-        click.echo("nothing to clean up")
-    ctx.exit(EXIT_OK)
-
-
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -333,6 +196,7 @@ class _RunArgs:
     fmt: str
     seed: int
     output: Path | None
+    no_store: bool
     attempts: int
     retry_interval: float
     probe_loss: float
@@ -360,64 +224,23 @@ class _RunArgs:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _backend(ctx: click.Context, args: _RunArgs) -> str:
-    if args.backend is not None:
-        return args.backend
-    named = (args.kubeconfig, args.context, args.cluster_name)
-    return "kubernetes" if args.in_cluster or any(v is not None for v in named) else "simulated"
-
-
-def _refuse_options(
-    ctx: click.Context, names: Sequence[str], what: str, *, explicit_only: bool = False
-) -> None:
-    """Options that only apply to the other backend are an error, not silently ignored."""
-    problems = []
-    for param in ctx.command.params:
-        if param.name not in names:
-            continue
-        source = ctx.get_parameter_source(param.name)
-        given = source is click.core.ParameterSource.COMMANDLINE
-        if not explicit_only:
-            given = given or source is click.core.ParameterSource.ENVIRONMENT
-        if given:
-            flag = param.opts[0] if param.opts else param.name
-            problems.append(Problem(f"only applies to {what}", path=FieldPath((flag,))))
-    InvalidInput.collect(problems)
-
-
-def _kubernetes_cluster(args: _RunArgs) -> KubernetesCluster:
-    target = resolve_target(
+def _kubernetes_cluster(args: _RunArgs) -> Cluster:
+    target = target_from(
         kubeconfig=args.kubeconfig,
         context=args.context,
         in_cluster=args.in_cluster,
-        cluster=args.cluster_name,
+        cluster_name=args.cluster_name,
         clusters_file=args.clusters_file,
     )
-    options = KubernetesOptions(
+    return kubernetes_cluster(
+        target,
+        probe_mode=args.probe_mode,
+        probe_timeout=args.probe_timeout,
         namespace_prefix=args.namespace_prefix,
-        probe_mode=ProbeMode(args.probe_mode),
-        probe_timeout_s=args.probe_timeout,
-        ready_timeout_s=args.ready_timeout,
+        agnhost_image=args.agnhost_image,
+        ready_timeout=args.ready_timeout,
         exec_concurrency=args.exec_concurrency,
-        images=Images(agnhost=args.agnhost_image),
     )
-    return KubernetesCluster(target=target, options=options)
-
-
-def _tell_cluster_notes(cluster: Cluster, result: RunResult) -> None:
-    """Convergence times and cleanup leftovers go to stderr; stdout keeps the report."""
-    for version in result.versions:
-        settled = version.convergence
-        if settled is None or not settled.canaries:
-            continue
-        if settled.settled and settled.seconds is not None:
-            text = f"converged in {settled.seconds:.2f} s ({settled.polls} polls)"
-        else:
-            text = f"did not converge: {settled.note}"
-        click.echo(f"{version.version}: {text}", err=True)
-    if isinstance(cluster, KubernetesCluster):
-        for leftover in cluster.leftovers:
-            click.echo(f"warning: not cleaned up (the janitor will): {leftover}", err=True)
 
 
 def _execute(
@@ -445,6 +268,33 @@ def _execute(
             progress=bar.update,
             convergence=convergence,
         )
+
+
+def _execute_stored(
+    scenario: Scenario, path: Path, args: _RunArgs, options: RunOptions, faults: FaultConfig
+) -> StoredRun:
+    def run(progress: Callable[[int], None] | None) -> StoredRun:
+        return run_and_store(
+            scenario,
+            versions=args.versions,
+            options=options,
+            faults=faults,
+            source_text=_source_text(path),
+            progress=progress,
+        )
+
+    if not sys.stderr.isatty():
+        return run(None)
+    total = len(plan_matrix(scenario, versions=args.versions).cells)
+    with click.progressbar(length=total, label=f"running {scenario.name}", file=sys.stderr) as bar:
+        return run(bar.update)
+
+
+def _source_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _faults(scenario: Scenario, args: _RunArgs) -> FaultConfig:

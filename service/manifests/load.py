@@ -3,7 +3,10 @@
 The loader reads everything before deciding: problems from all files are
 collected, each located at file, document and line, and raised together, so
 nothing half-loaded is ever returned. Objects of kinds we do not model are
-counted in ``skipped``, never dropped silently.
+counted in ``skipped``, never dropped silently. Kubernetes and Calico policies
+mix freely: projectcalico.org/v3 policies, tiers and network sets, and the
+policy.networking.k8s.io admin policies join ``state.policies`` as
+:class:`~service.policy.calico.model.CalicoEntry` values.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from pathlib import Path
 from service.errors import FieldPath, InvalidInput, Problem
 from service.manifests.source import Document, locate, read_documents
 from service.manifests.workloads import WORKLOAD_KINDS, Workload, parse_workload
+from service.policy.calico.model import CalicoPolicy, NetworkSet
+from service.policy.calico.parse import is_calico_kind, parse_calico_entry
+from service.policy.calico.tiers import check_calico
 from service.policy.model import (
     NAMESPACE_NAME_LABEL,
     ClusterState,
@@ -47,9 +53,11 @@ class LoadResult:
     """What a set of manifests describes, and what of it was not modelled.
 
     ``skipped`` counts objects by kind (a modelled kind from another API group,
-    such as a Calico NetworkPolicy, is counted as ``NetworkPolicy
-    (projectcalico.org/v3)``); ``files`` lists the files read, in reading order;
-    ``workloads`` the owners of the pods (``ns/name[Kind]``), sorted.
+    such as a NetworkPolicy of the crd.projectcalico.org storage group, is
+    counted as ``NetworkPolicy (crd.projectcalico.org/v1)``); ``files`` lists the
+    files read, in reading order; ``workloads`` the owners of the pods
+    (``ns/name[Kind]``), sorted. Calico's policy kinds and the admin policies
+    are read into ``state.policies`` (see :mod:`service.policy.calico`).
     """
 
     state: ClusterState
@@ -163,8 +171,14 @@ class _Loader:
             return
         if kind == "List" or (kind.endswith("List") and "items" in data):
             self.add_list(item)
+        elif is_calico_kind(api_version, kind):
+            try:
+                self.add_calico(item, kind)
+            except InvalidInput as err:
+                self.problems.extend(item.problems(err))
         elif api_version.split("/")[0].endswith(_CALICO_GROUP):
-            # Calico's own kinds are read by a later issue; count them so none vanish silently.
+            # Calico kinds that hold no policy (IPPool, FelixConfiguration...) or the
+            # crd.projectcalico.org storage group: counted, so none vanish silently.
             label = f"{kind} ({api_version})" if kind in _MODELLED_KINDS else kind
             self.skipped[label] += 1
         elif kind in _MODELLED_KINDS:
@@ -209,6 +223,13 @@ class _Loader:
             self.define(item, kind, workload.ref.namespace, workload.ref.name)
             self.workloads[workload.ref] = workload
 
+    def add_calico(self, item: _Located, kind: str) -> None:
+        entry = parse_calico_entry(item.data, source=item.source)
+        found = entry.calico
+        namespace = found.namespace if isinstance(found, CalicoPolicy | NetworkSet) else None
+        self.define(item, kind, namespace or "", found.name)
+        self.policies.append(entry)
+
     def define(self, item: _Located, kind: str, namespace: str, name: str) -> None:
         key = (kind, namespace, name)
         first = self.defined.get(key)
@@ -220,9 +241,15 @@ class _Loader:
         raise InvalidInput(Problem(message, path=FieldPath(("metadata", "name"))))
 
     def result(self) -> LoadResult:
+        try:
+            # Across objects, as the API server would: a policy's tier must exist.
+            check_calico(self.policies)
+        except InvalidInput as err:
+            self.problems.extend(err.problems)
         InvalidInput.collect(self.problems)
         pods = self.resolve_pods()
-        used = {p.namespace for p in pods} | {p.namespace for p in self.policies}
+        # A cluster-wide Calico object carries namespace "": it lives in no namespace.
+        used = {p.namespace for p in pods} | {p.namespace for p in self.policies if p.namespace}
         used |= {s.namespace for s in self.services}
         declared = {ns.name: _with_name_label(ns) for ns in self.namespaces}
         for name in used - declared.keys():

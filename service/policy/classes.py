@@ -194,7 +194,8 @@ def _namespaces(state: ClusterState) -> tuple[tuple[str, ...], list[Labels]]:
     """
     labels = state.namespace_labels()
     for name in (*(p.namespace for p in state.pods), *(p.namespace for p in state.policies)):
-        if name not in labels:
+        # "" is a cluster-wide (Calico global) object, not a namespace.
+        if name and name not in labels:
             labels[name] = Labels({NAMESPACE_NAME_LABEL: name})
     names = tuple(sorted(labels))
     return names, [labels[n] for n in names]
@@ -235,18 +236,28 @@ def _in_v4(addrs: npt.NDArray[np.uint32], net: IPNetwork) -> BoolArray:
     return inside
 
 
-def build_pod_classes(state: ClusterState, *, named_ports: Iterable[NamedPort] = ()) -> PodClasses:
+def build_pod_classes(
+    state: ClusterState,
+    *,
+    named_ports: Iterable[NamedPort] = (),
+    label_keys: Iterable[str] = (),
+    blocks: Iterable[IPBlock] = (),
+    service_accounts: bool = False,
+) -> PodClasses:
     """Group ``state.pods`` into equivalence classes.
 
     ``named_ports`` are the (name, protocol) pairs some rule or probe refers to;
-    only their numbers enter the class key.
+    only their numbers enter the class key. ``label_keys`` and ``blocks`` add
+    what other selectors read and other CIDRs test (Calico's), and
+    ``service_accounts`` puts the pod's service account in the key.
     """
     pods = state.pods
     names, ns_label_sets = _namespaces(state)
     namespace_ids = {name: i for i, name in enumerate(names)}
-    keys = _selector_keys(state.policies)
+    keys = _selector_keys(state.policies) | frozenset(label_keys)
     wanted = tuple(sorted(set(named_ports)))
-    blocks = list(dict.fromkeys(policy_ip_blocks(state.policies)))
+    blocks = list(dict.fromkeys((*policy_ip_blocks(state.policies), *blocks)))
+    accounts: dict[str, int] = {}
 
     member = _ip_membership(pods, blocks)
     if blocks and pods:
@@ -259,7 +270,7 @@ def build_pod_classes(state: ClusterState, *, named_ports: Iterable[NamedPort] =
     projected: dict[Labels, int] = {}
     port_ids: dict[tuple[int, ...], int] = {}
     port_rows: dict[tuple[ContainerPort, ...], int] = {}
-    class_ids: dict[tuple[int, int, int, int, bool], int] = {}
+    class_ids: dict[tuple[int, int, int, int, bool, int], int] = {}
     pod_class_first = np.empty(len(pods), dtype=np.int32)
     for index, pod in enumerate(pods):
         if pod.host_network:
@@ -281,6 +292,7 @@ def build_pod_classes(state: ClusterState, *, named_ports: Iterable[NamedPort] =
             port_id,
             int(signature[index]),
             pod.host_network,
+            accounts.setdefault(pod.service_account, len(accounts)) if service_accounts else 0,
         )
         pod_class_first[index] = class_ids.setdefault(key, len(class_ids))
 

@@ -1,7 +1,10 @@
 """The per-connection evaluator: exact semantics, one cell at a time, with explanations.
 
 This is the engine's reference for Kubernetes networking.k8s.io/v1 NetworkPolicy
-(docs: reference/policy-semantics.md section 1). The vectorised truth table is
+(docs: reference/policy-semantics.md section 1). A state holding Calico objects
+is answered by Calico's tiered model instead
+(:class:`~service.policy.calico.evaluate.TieredEvaluator`, section 2), behind
+the same :class:`Evaluator` interface. The vectorised truth table is
 checked against :meth:`Evaluator.is_allowed`, so clarity wins over cleverness
 here; speed comes from indexing, not from shortcuts in the rules:
 
@@ -28,11 +31,13 @@ Semantics, as the API server and Calico implement them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from itertools import product
 from typing import TypeAlias
 
-from service.errors import FieldPath, InvalidInput, Problem
+from service.policy.calico.evaluate import TieredEvaluator
+from service.policy.calico.model import has_calico
+from service.policy.checks import check_policies, check_probe_port
 from service.policy.connections import MAX_PORT, MIN_PORT, ConnectionSet
 from service.policy.model import (
     ClusterState,
@@ -219,78 +224,6 @@ class _Policy:
         return self.ingress if direction is Direction.INGRESS else self.egress
 
 
-def _check_port(port: int | str | None, path: FieldPath, ref: str) -> Iterator[Problem]:
-    if isinstance(port, int) and not MIN_PORT <= port <= MAX_PORT:
-        yield Problem(f"NetworkPolicy {ref}: expected a port 1-65535, got {port}", path=path)
-
-
-def _policy_problems(policy: NetworkPolicy) -> Iterator[Problem]:
-    """What the API server would have rejected and this evaluator could not give a meaning."""
-    ref = policy.ref
-    for key, peers_key, rules in (
-        ("ingress", "from", policy.ingress),
-        ("egress", "to", policy.egress),
-    ):
-        for r, rule in enumerate(rules):
-            base = FieldPath(("spec", key, r))
-            for i, peer in enumerate(rule.peers):
-                has_selector = peer.pod_selector is not None or peer.namespace_selector is not None
-                if peer.ip_block is not None and has_selector:
-                    yield Problem(
-                        f"NetworkPolicy {ref}: expected ipBlock alone, "
-                        "not with podSelector or namespaceSelector",
-                        path=base / peers_key / i,
-                    )
-                elif peer.ip_block is None and not has_selector:
-                    yield Problem(
-                        f"NetworkPolicy {ref}: expected podSelector, namespaceSelector or ipBlock",
-                        path=base / peers_key / i,
-                    )
-            for i, spec in enumerate(rule.ports):
-                at = base / "ports" / i
-                yield from _check_port(spec.port, at / "port", ref)
-                if spec.end_port is None:
-                    continue
-                yield from _check_port(spec.end_port, at / "endPort", ref)
-                if not isinstance(spec.port, int):
-                    yield Problem(
-                        f"NetworkPolicy {ref}: expected a numeric port with endPort",
-                        path=at / "port",
-                    )
-                elif spec.end_port < spec.port:
-                    yield Problem(
-                        f"NetworkPolicy {ref}: expected endPort >= port ({spec.port}), "
-                        f"got {spec.end_port}",
-                        path=at / "endPort",
-                    )
-
-
-def check_policies(policies: Sequence[NetworkPolicy]) -> None:
-    """Raise InvalidInput with every problem that leaves a policy without a defined meaning.
-
-    Rules of an unlisted policyType are checked too: the API server validates
-    them even though they are never enforced. Problems are located with the
-    policy's ``source`` when it has one.
-    """
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for policy in policies:
-        found = list(_policy_problems(policy))
-        if policy.ref in seen:
-            found.append(
-                Problem(
-                    f"NetworkPolicy {policy.ref} is given twice; expected one object per name",
-                    path=FieldPath(("metadata", "name")),
-                )
-            )
-        seen.add(policy.ref)
-        if policy.source is not None:
-            src = policy.source
-            found = [p.located(file=src.file, document=src.document, line=src.line) for p in found]
-        problems.extend(found)
-    InvalidInput.collect(problems)
-
-
 class Evaluator:
     """Answers "is this connection allowed, and why" for one :class:`ClusterState`.
 
@@ -303,9 +236,19 @@ class Evaluator:
     Queries fill small caches (isolation per pod label set, namespace-selector
     verdicts per namespace); sharing one Evaluator between threads is safe
     under CPython, where a race only computes a cached value twice.
+
+    When the state holds Calico objects, every query goes to Calico's tiered
+    evaluation (:class:`~service.policy.calico.evaluate.TieredEvaluator`),
+    where the Kubernetes policies sit in tier ``default`` at order 1000;
+    ``with_staged`` then evaluates as if the staged policies were applied.
+    Without Calico objects the union semantics below are the same answers,
+    faster.
     """
 
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, *, with_staged: bool = False) -> None:
+        self._tiered: TieredEvaluator | None = None
+        if has_calico(state.policies):
+            self._tiered = TieredEvaluator(state, with_staged=with_staged)
         check_policies(state.policies)
         self._ns_labels: dict[str, Labels] = state.namespace_labels()
         by_namespace: dict[str, list[_Policy]] = {}
@@ -341,14 +284,21 @@ class Evaluator:
         return found
 
     def isolating_policies(self, pod: Pod, direction: Direction) -> tuple[str, ...]:
-        """``namespace/name`` of every policy isolating ``pod`` for ``direction``, sorted."""
+        """``namespace/name`` of every policy isolating ``pod`` for ``direction``, sorted.
+
+        With Calico objects: every policy applying to ``pod``, by tier and order.
+        """
+        if self._tiered is not None:
+            return self._tiered.isolating_policies(pod, direction)
         return tuple(p.ref for p in self._isolating(direction, pod))
 
     # --- the fast path: booleans only -------------------------------------------------
 
     def is_allowed(self, src: Endpoint, dst: Endpoint, *, port: int, protocol: Protocol) -> bool:
         """The same answer as ``explain(...).allowed``, without building explanations."""
-        _check_probe_port(port)
+        if self._tiered is not None:
+            return self._tiered.is_allowed(src, dst, port=port, protocol=protocol)
+        check_probe_port(port)
         if _is_loopback(src, dst):
             return True
         return self._side_allows(
@@ -380,6 +330,8 @@ class Evaluator:
 
     def connections(self, src: Endpoint, dst: Endpoint) -> ConnectionSet:
         """Every (protocol, port) allowed from ``src`` to ``dst``: egress & ingress."""
+        if self._tiered is not None:
+            return self._tiered.connections(src, dst)
         if _is_loopback(src, dst):
             return ConnectionSet.all()
         out = self._side_connections(Direction.EGRESS, src, dst, dst=dst)
@@ -410,7 +362,9 @@ class Evaluator:
         self, src: Endpoint, dst: Endpoint, *, port: int, protocol: Protocol
     ) -> Explanation:
         """The verdict for one connection with, per direction, the policies and rules behind it."""
-        _check_probe_port(port)
+        if self._tiered is not None:
+            return self._tiered.explain(src, dst, port=port, protocol=protocol)
+        check_probe_port(port)
         return Explanation(
             source=endpoint_name(src),
             destination=endpoint_name(dst),
@@ -460,13 +414,6 @@ class Evaluator:
         if not matches:
             reason = _blocked_reason(direction, policies, peer, dst=dst, port=port, proto=protocol)
         return DirectionVerdict(direction, name, True, refs, bool(matches), tuple(matches), reason)
-
-
-def _check_probe_port(port: int) -> None:
-    if not MIN_PORT <= port <= MAX_PORT:
-        raise InvalidInput(
-            Problem(f"expected a port {MIN_PORT}-{MAX_PORT}, got {port}", path=FieldPath(("port",)))
-        )
 
 
 def _rule_matches(

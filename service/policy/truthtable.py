@@ -15,6 +15,11 @@ products instead of one evaluation per cell:
 
 Working namespace block by namespace block keeps every intermediate at most
 (classes x probes x classes-of-one-namespace) and never (rules x C x C).
+
+When the state holds Calico objects, the table follows Calico's tiered,
+first-match semantics instead (:mod:`service.policy.calico.vector`), the
+Kubernetes policies sitting in tier ``default`` at order 1000; the classes
+then also tell apart what Calico rules observe.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from service.errors import FieldPath, InvalidInput, Problem
+from service.policy.calico.evaluate import TieredEvaluator
+from service.policy.calico.model import has_calico
+from service.policy.calico.vector import calico_allowed
+from service.policy.calico.vectors import class_features
 from service.policy.classes import (
     ABSENT,
     BoolArray,
@@ -41,33 +49,16 @@ from service.policy.model import (
     ClusterState,
     Direction,
     NetworkPolicy,
-    Peer,
     Pod,
-    PolicyPort,
     Protocol,
 )
+from service.policy.products import or_product
+from service.policy.rulevectors import PortProbe, RuleVectors
 
 __all__ = ["PortProbe", "TruthTable", "compute_truth_table"]
 
 # IANA_SVC_NAME, as the API server checks container port names.
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
-# Rows above which identical rule rows are merged before a product.
-_MERGE_ABOVE = 16
-# Rows above which a product goes to BLAS rather than row-by-row ORs.
-_BLAS_ABOVE = 48
-# Upper bound on float32 product elements held at once (64 MiB).
-_CHUNK_ELEMENTS = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class PortProbe:
-    """A probed port. A name is resolved on each destination pod by name and protocol."""
-
-    port: int | str
-    protocol: Protocol = Protocol.TCP
-
-    def __str__(self) -> str:
-        return f"{self.protocol} {self.port}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -154,18 +145,23 @@ def compute_truth_table(state: ClusterState, probes: Sequence[PortProbe]) -> Tru
             named.update(
                 (pp.port, Protocol(pp.protocol)) for pp in rule.ports if isinstance(pp.port, str)
             )
-    classes = build_pod_classes(state, named_ports=named)
-    rules = _RuleVectors(classes, checked)
-
-    by_namespace: dict[int, list[NetworkPolicy]] = {}
-    for policy in state.policies:
-        by_namespace.setdefault(classes.namespace_ids[policy.namespace], []).append(policy)
-
-    allowed = np.empty((len(checked), classes.count, classes.count), dtype=np.bool_)
-    for ns_id in range(len(classes.namespaces)):
-        _fill_ingress(allowed, rules, ns_id, by_namespace.get(ns_id, []))
-    for ns_id, policies in by_namespace.items():
-        _apply_egress(allowed, rules, ns_id, policies)
+    if has_calico(state.policies):
+        # Calico's tiers, first match and actions; Kubernetes policies join tier default.
+        tiered = TieredEvaluator(state, checked=True)
+        features = class_features(tiered)
+        classes = build_pod_classes(
+            state,
+            named_ports=named | features.named_ports,
+            label_keys=features.label_keys,
+            blocks=features.blocks,
+            service_accounts=features.service_accounts,
+        )
+        rules = RuleVectors(classes, checked)
+        allowed = calico_allowed(tiered, state, classes, rules, features)
+    else:
+        classes = build_pod_classes(state, named_ports=named)
+        rules = RuleVectors(classes, checked)
+        allowed = _kubernetes_allowed(state, classes, rules)
     allowed &= rules.valid[:, None, :]
 
     return TruthTable(
@@ -177,6 +173,19 @@ def compute_truth_table(state: ClusterState, probes: Sequence[PortProbe]) -> Tru
         class_port=rules.number,
         representative=classes.representative,
     )
+
+
+def _kubernetes_allowed(state: ClusterState, classes: PodClasses, rules: RuleVectors) -> BoolArray:
+    """Kubernetes NetworkPolicy alone: union semantics, block by namespace block."""
+    by_namespace: dict[int, list[NetworkPolicy]] = {}
+    for policy in state.policies:
+        by_namespace.setdefault(classes.namespace_ids[policy.namespace], []).append(policy)
+    allowed = np.empty((len(rules.probes), classes.count, classes.count), dtype=np.bool_)
+    for ns_id in range(len(classes.namespaces)):
+        _fill_ingress(allowed, rules, ns_id, by_namespace.get(ns_id, []))
+    for ns_id, policies in by_namespace.items():
+        _apply_egress(allowed, rules, ns_id, policies)
+    return allowed
 
 
 def _checked_probes(probes: Sequence[PortProbe]) -> tuple[PortProbe, ...]:
@@ -224,87 +233,8 @@ def _is_port_name(name: str) -> bool:
     )
 
 
-class _RuleVectors:
-    """Per-class vectors for selectors, peers and ports, cached by their (hashable) values."""
-
-    def __init__(self, classes: PodClasses, probes: tuple[PortProbe, ...]) -> None:
-        self.classes = classes
-        self.probes = probes
-        count = classes.count
-        self.number = np.empty((len(probes), count), dtype=np.int32)
-        for k, probe in enumerate(probes):
-            if isinstance(probe.port, str):
-                self.number[k] = classes.named_ports[(probe.port, probe.protocol)]
-            else:
-                self.number[k] = probe.port
-        self.valid: BoolArray = self.number != ABSENT
-        self._all_classes = np.ones(count, dtype=np.bool_)
-        self._all_ports = np.ones((len(probes), count), dtype=np.bool_)
-        self._peers: dict[tuple[int, tuple[Peer, ...]], BoolArray] = {}
-        self._ports: dict[tuple[PolicyPort, ...], BoolArray] = {}
-
-    def selected(self, policy: NetworkPolicy, block: slice) -> BoolArray:
-        """(C_n,) classes of the policy's namespace its podSelector selects."""
-        classes = self.classes
-        by_labels = classes.label_table.select(policy.pod_selector)
-        return by_labels[classes.class_labels[block]] & ~classes.class_host_network[block]
-
-    def peers(self, ns_id: int, peers: tuple[Peer, ...]) -> BoolArray:
-        """(C,) classes matched by any of ``peers`` of a rule of a policy in ``ns_id``."""
-        if not peers:
-            return self._all_classes
-        key = (ns_id, peers)
-        found = self._peers.get(key)
-        if found is None:
-            found = np.zeros(self.classes.count, dtype=np.bool_)
-            for peer in peers:
-                found |= self._peer(ns_id, peer)
-            self._peers[key] = found
-        return found
-
-    def _peer(self, ns_id: int, peer: Peer) -> BoolArray:
-        classes = self.classes
-        if peer.ip_block is not None:
-            # ipBlocks match pod IPs, hostNetwork pods included (their IP is the node's).
-            return classes.ip_member[:, classes.blocks[peer.ip_block]]
-        if peer.namespace_selector is not None:
-            scope = classes.select_namespaces(peer.namespace_selector)
-        else:
-            scope = (classes.class_namespace == ns_id) & ~classes.class_host_network
-        if peer.pod_selector is not None:
-            scope = scope & classes.select_pods(peer.pod_selector)
-        return scope
-
-    def ports(self, ports: tuple[PolicyPort, ...]) -> BoolArray:
-        """(K, C): the rule's ports admit probe k on destination class c."""
-        if not ports:
-            return self._all_ports
-        found = self._ports.get(ports)
-        if found is None:
-            found = np.zeros_like(self._all_ports)
-            for k, probe in enumerate(self.probes):
-                for pp in ports:
-                    if pp.protocol != probe.protocol:
-                        continue
-                    found[k] |= self._port_matches(pp, self.number[k])
-            self._ports[ports] = found
-        return found
-
-    def _port_matches(self, pp: PolicyPort, number: IntArray) -> BoolArray:
-        if pp.port is None:
-            return self._all_classes
-        if isinstance(pp.port, str):
-            # Named rule ports resolve on the destination, by name and protocol.
-            named = self.classes.named_ports[(pp.port, Protocol(pp.protocol))]
-            same: BoolArray = (named == number) & (named != ABSENT)
-            return same
-        high = pp.port if pp.end_port is None else pp.end_port
-        inside: BoolArray = (number >= pp.port) & (number <= high)
-        return inside
-
-
 def _fill_ingress(
-    allowed: BoolArray, rules: _RuleVectors, ns_id: int, policies: list[NetworkPolicy]
+    allowed: BoolArray, rules: RuleVectors, ns_id: int, policies: list[NetworkPolicy]
 ) -> None:
     """Set ``allowed[:, :, block]`` to the ingress verdicts of the destinations in ``ns_id``."""
     block = rules.classes.namespace_slice(ns_id)
@@ -328,7 +258,7 @@ def _fill_ingress(
     count, probes = rules.classes.count, len(rules.probes)
     if peer_rows:
         by_rule = np.stack(target_rows).reshape(len(target_rows), probes * width)
-        product = _or_product(np.stack(peer_rows), by_rule)
+        product = or_product(np.stack(peer_rows), by_rule)
         verdict = product.reshape(count, probes, width).transpose(1, 0, 2)
     else:
         verdict = np.zeros((probes, count, width), dtype=np.bool_)
@@ -336,7 +266,7 @@ def _fill_ingress(
 
 
 def _apply_egress(
-    allowed: BoolArray, rules: _RuleVectors, ns_id: int, policies: list[NetworkPolicy]
+    allowed: BoolArray, rules: RuleVectors, ns_id: int, policies: list[NetworkPolicy]
 ) -> None:
     """AND ``allowed[:, block, :]`` with the egress verdicts of the sources in ``ns_id``."""
     block = rules.classes.namespace_slice(ns_id)
@@ -360,52 +290,8 @@ def _apply_egress(
     count, probes = rules.classes.count, len(rules.probes)
     if source_rows:
         by_rule = np.stack(target_rows).reshape(len(target_rows), probes * count)
-        product = _or_product(np.stack(source_rows), by_rule)
+        product = or_product(np.stack(source_rows), by_rule)
         verdict = product.reshape(width, probes, count).transpose(1, 0, 2)
     else:
         verdict = np.zeros((probes, width, count), dtype=np.bool_)
     allowed[:, block, :] &= verdict | ~isolated[None, :, None]
-
-
-def _or_product(left: BoolArray, right: BoolArray) -> BoolArray:
-    """Boolean ``leftᵀ @ right``: out[x, y] = OR_r left[r, x] AND right[r, y].
-
-    Rows sharing a left (or right) side are merged first. Few rows (the usual
-    case: the rules of one namespace) are ORed in row by row; many go through
-    float32 BLAS in column chunks that bound the temporary to _CHUNK_ELEMENTS.
-    Row by row avoids BLAS's thread start-up on hundreds of small products,
-    which costs several times the work itself on a busy machine.
-    """
-    left, right = _merge_rows(left, right)
-    right, left = _merge_rows(right, left)
-    width, height = left.shape[1], right.shape[1]
-    if len(left) <= _BLAS_ABOVE:
-        out = np.zeros((width, height), dtype=np.bool_)
-        for row, values in zip(left, right, strict=True):
-            hit = np.flatnonzero(row)
-            if len(hit):
-                out[hit] |= values
-        return out
-    lhs = np.ascontiguousarray(left.T, dtype=np.float32)
-    out = np.empty((width, height), dtype=np.bool_)
-    step = max(1, _CHUNK_ELEMENTS // max(width, 1))
-    for start in range(0, height, step):
-        stop = min(height, start + step)
-        product = lhs @ right[:, start:stop].astype(np.float32)
-        np.greater(product, 0.5, out=out[:, start:stop])
-    return out
-
-
-def _merge_rows(key: BoolArray, value: BoolArray) -> tuple[BoolArray, BoolArray]:
-    """Rows with equal ``key`` become one row whose ``value`` is the OR of theirs."""
-    if len(key) <= _MERGE_ABOVE:
-        return key, value
-    packed = np.packbits(key, axis=1)
-    unique, inverse = np.unique(packed, axis=0, return_inverse=True)
-    if len(unique) == len(key):
-        return key, value
-    groups = inverse.reshape(-1)
-    order: npt.NDArray[np.intp] = np.argsort(groups, kind="stable")
-    starts = np.searchsorted(groups[order], np.arange(len(unique)))
-    merged: BoolArray = np.logical_or.reduceat(value[order], starts, axis=0)
-    return key[order[starts]], merged

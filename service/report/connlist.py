@@ -29,11 +29,13 @@ IPv6, by address) before workloads (by namespace, name, kind).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import pairwise
 from typing import TypeAlias
 
+from service.policy.calico.model import CalicoEntry, CalicoObject, CalicoPolicy, NetworkSet
 from service.policy.connections import ConnectionSet
 from service.policy.evaluate import Evaluator
 from service.policy.model import (
@@ -49,13 +51,18 @@ from service.policy.model import (
 __all__ = [
     "ConnList",
     "Connection",
+    "ConnectionChange",
+    "DiffType",
     "Endpoint",
     "ExternalRange",
     "compute_connlist",
     "endpoint_sort_key",
     "external_ranges",
+    "has_staged",
     "render_connlist",
+    "render_staged_diff",
     "representative_pods",
+    "staged_diff",
 ]
 
 _TOP = {4: 2**32 - 1, 6: 2**128 - 1}
@@ -117,8 +124,23 @@ class ConnList:
     connections: tuple[Connection, ...]
 
 
+def _calico_nets(found: CalicoObject) -> Iterator[IPNetwork]:
+    if isinstance(found, NetworkSet):
+        yield from found.nets
+    elif isinstance(found, CalicoPolicy):
+        for direction in Direction:
+            for rule in found.rules(direction):
+                for entity in (rule.source, rule.destination):
+                    yield from entity.nets
+                    yield from entity.not_nets
+
+
 def _ip_blocks(policies: Iterable[NetworkPolicy]) -> Iterator[IPNetwork]:
     for policy in policies:
+        if isinstance(policy, CalicoEntry):
+            # Staged policies' nets too: the staged diff compares on the same ranges.
+            yield from _calico_nets(policy.calico)
+            continue
         for direction in Direction:
             # rules() drops the rules of a direction the policy does not list: not in force.
             for rule in policy.rules(direction):
@@ -155,9 +177,12 @@ def representative_pods(pods: Iterable[Pod]) -> dict[WorkloadRef, Pod]:
     return found
 
 
-def compute_connlist(state: ClusterState) -> ConnList:
-    """Every connected (workload or external range) pair of ``state``, with its connections."""
-    evaluator = Evaluator(state)
+def compute_connlist(state: ClusterState, *, with_staged: bool = False) -> ConnList:
+    """Every connected (workload or external range) pair of ``state``, with its connections.
+
+    ``with_staged``: as if Calico's staged policies were applied (never enforced).
+    """
+    evaluator = Evaluator(state, with_staged=with_staged)
     pods = representative_pods(state.pods)
     workloads = tuple(sorted(pods, key=endpoint_sort_key))
     ranges = external_ranges(state.policies)
@@ -181,3 +206,75 @@ def compute_connlist(state: ClusterState) -> ConnList:
 def render_connlist(connlist: ConnList) -> str:
     """netpol-analyzer's ``list`` text: one line per connected pair (empty when none)."""
     return "".join(f"{connection}\n" for connection in connlist.connections)
+
+
+# --- staged policies: what applying them would change ---------------------------------------
+
+
+class DiffType(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChange:
+    """One pair whose connections the staged policies would change (either side may be empty)."""
+
+    source: Endpoint
+    destination: Endpoint
+    enforced: ConnectionSet
+    staged: ConnectionSet
+
+    @property
+    def kind(self) -> DiffType:
+        if not self.enforced:
+            return DiffType.ADDED
+        if not self.staged:
+            return DiffType.REMOVED
+        return DiffType.CHANGED
+
+    def __str__(self) -> str:
+        # netpol-analyzer's diff line, with "enforced" and "staged" as its two refs.
+        return (
+            f"diff-type: {self.kind}, source: {self.source}, destination: {self.destination},"
+            f" enforced: {self.enforced}, staged: {self.staged}"
+        )
+
+
+def has_staged(state: ClusterState) -> bool:
+    return any(
+        isinstance(p, CalicoEntry) and isinstance(p.calico, CalicoPolicy) and p.calico.staged
+        for p in state.policies
+    )
+
+
+def staged_diff(state: ClusterState) -> tuple[ConnectionChange, ...]:
+    """Every pair whose connections differ between the enforced policies and the enforced
+    policies with the staged ones applied (Set replaces or adds, Delete removes), sorted.
+
+    Staged policies are never enforced; this says what enforcing them would change.
+    """
+    if not has_staged(state):
+        return ()
+    before = {(c.source, c.destination): c.connections for c in compute_connlist(state).connections}
+    after = {
+        (c.source, c.destination): c.connections
+        for c in compute_connlist(state, with_staged=True).connections
+    }
+    none = ConnectionSet.none()
+    changes = [
+        ConnectionChange(src, dst, before.get((src, dst), none), after.get((src, dst), none))
+        for src, dst in before.keys() | after.keys()
+        if before.get((src, dst), none) != after.get((src, dst), none)
+    ]
+    changes.sort(key=lambda c: (endpoint_sort_key(c.source), endpoint_sort_key(c.destination)))
+    return tuple(changes)
+
+
+def render_staged_diff(changes: Sequence[ConnectionChange]) -> str:
+    """The staged diff as text: a headline, then one line per changed pair."""
+    if not changes:
+        return "Staged policies (never enforced) would change no connection.\n"
+    head = f"Staged policies (never enforced) would change {len(changes)} connection(s):\n"
+    return head + "".join(f"  {change}\n" for change in changes)

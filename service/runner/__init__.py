@@ -4,11 +4,17 @@
   source pods) and its options; the same code runs in-process and on workers.
 - :mod:`service.runner.run`: the in-process dispatcher of the embedded default.
 - :mod:`service.runner.results`: the frozen result values and their rules.
+- :mod:`service.runner.convergence`: polling canary cells after an apply until
+  the dataplane matches the engine; the time it took per version.
+- :mod:`service.runner.concurrency`: one round of batches, several at once on a
+  backend that can probe several source pods concurrently.
 """
 
+from service.runner.convergence import ConvergenceOptions, await_convergence
 from service.runner.results import (
     Attempt,
     CellResult,
+    Convergence,
     Counts,
     ExpectationCheck,
     RunResult,
@@ -20,6 +26,8 @@ from service.runner.shard import ProgressCallback, RunOptions, Shard, plan_shard
 __all__ = [
     "Attempt",
     "CellResult",
+    "Convergence",
+    "ConvergenceOptions",
     "Counts",
     "ExpectationCheck",
     "ProgressCallback",
@@ -27,6 +35,7 @@ __all__ = [
     "RunResult",
     "Shard",
     "VersionResult",
+    "await_convergence",
     "plan_shards",
     "run_matrix",
     "run_scenario",

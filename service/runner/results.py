@@ -29,6 +29,7 @@ from service.scenario.model import Expectation, Verdict
 __all__ = [
     "Attempt",
     "CellResult",
+    "Convergence",
     "Counts",
     "ExpectationCheck",
     "RunResult",
@@ -201,13 +202,42 @@ class Counts:
 
 
 @dataclass(frozen=True, slots=True)
+class Convergence:
+    """How long the dataplane took to show a version (see :mod:`service.runner.convergence`).
+
+    ``seconds``: from the version's apply to the first poll in which every canary
+    cell matched the engine; None when the settle deadline passed first
+    (``settled`` False) or nothing could be measured. ``waited_s``: how long
+    polling went on; ``polls``: poll rounds; ``canaries``: the polled cell keys.
+    """
+
+    settled: bool
+    seconds: float | None
+    waited_s: float
+    polls: int
+    canaries: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settled": self.settled,
+            "seconds": round(self.seconds, 6) if self.seconds is not None else None,
+            "waited_s": round(self.waited_s, 6),
+            "polls": self.polls,
+            "canaries": list(self.canaries),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class VersionResult:
-    """The cells of one policy version, in plan order."""
+    """The cells of one policy version, in plan order; ``convergence`` when it was measured."""
 
     version: str
     content_hash: str
     cells: tuple[CellResult, ...]
     description: str = ""
+    convergence: Convergence | None = None
 
     @property
     def counts(self) -> Counts:
@@ -231,6 +261,7 @@ class VersionResult:
             "content_hash": self.content_hash,
             "description": self.description,
             "summary": self.counts.to_dict(),
+            "convergence": self.convergence.to_dict() if self.convergence else None,
             "cells": [r.to_dict() for r in self.cells],
         }
 

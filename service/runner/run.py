@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.cluster.base import Cluster
+from service.runner.convergence import ConvergenceOptions, await_convergence
 from service.runner.results import CellResult, RunResult, VersionResult
 from service.runner.shard import ProgressCallback, RunOptions, plan_shards, run_shard
 from service.scenario.model import Scenario
-from service.scenario.plan import Matrix, plan_matrix, plan_version
+from service.scenario.plan import Matrix, VersionPlan, plan_matrix, plan_version
 
 __all__ = ["run_matrix", "run_scenario"]
 
@@ -25,6 +26,7 @@ def run_scenario(
     versions: Sequence[str] | None = None,
     options: RunOptions | None = None,
     progress: ProgressCallback | None = None,
+    convergence: ConvergenceOptions | None = None,
 ) -> RunResult:
     """Plan ``scenario`` (the named versions, or all) and run it on ``cluster``."""
     matrix = plan_matrix(scenario, versions=versions)
@@ -34,6 +36,7 @@ def run_scenario(
         scenario_hash=scenario.content_hash,
         options=options,
         progress=progress,
+        convergence=convergence,
     )
 
 
@@ -44,8 +47,14 @@ def run_matrix(
     scenario_hash: str = "",
     options: RunOptions | None = None,
     progress: ProgressCallback | None = None,
+    convergence: ConvergenceOptions | None = None,
 ) -> RunResult:
-    """Run a planned matrix; the cluster is set up here and torn down on the way out."""
+    """Run a planned matrix; the cluster is set up here and torn down on the way out.
+
+    With ``convergence``, each version's canary cells are polled after its apply
+    until they match the engine (see :mod:`service.runner.convergence`), and the
+    time it took is kept in its :class:`VersionResult`.
+    """
     opts = options if options is not None else RunOptions()
     clock = cluster.clock
     epoch = clock.now()
@@ -53,9 +62,21 @@ def run_matrix(
     version_results = []
     with cluster:
         addresses = cluster.set_up(layout=matrix.layout)
+        previous: VersionPlan | None = None
         for version in matrix.versions:
             cluster.apply_version(version=version)
+            applied_at = clock.now()
             plan = plan_version(matrix, version.name, addresses=addresses)
+            settled = None
+            if convergence is not None:
+                settled = await_convergence(
+                    cluster=cluster,
+                    plan=plan,
+                    previous=previous,
+                    options=convergence,
+                    applied_at=applied_at,
+                )
+            previous = plan
             by_key: dict[str, CellResult] = {}
             for shard in plan_shards(plan, sources_per_shard=opts.sources_per_shard):
                 for result in run_shard(
@@ -73,6 +94,7 @@ def run_matrix(
                     content_hash=version.content_hash,
                     description=version.description,
                     cells=tuple(by_key[c.key] for c in plan.cells),
+                    convergence=settled,
                 )
             )
     return RunResult(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from service.cluster.base import Cluster, ProbeRequest, ProbeResult
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
+from service.runner.concurrency import probe_round
 from service.runner.results import Attempt, CellResult
 from service.scenario.cells import Cell, RawOutcome, verdict_of
 from service.scenario.plan import VersionPlan
@@ -123,21 +124,26 @@ def run_shard(
 
     pending = [c for c in cells if c.probed]
     for number in range(1, opts.attempts + 1):
-        for source in shard.sources:
-            batch = [c for c in pending if c.source_pod == source]
-            if batch:
-                at = clock.now() - epoch
-                for cell, result in zip(batch, _probe_batch(cluster, source, batch), strict=True):
-                    attempts[cell.key].append(
-                        Attempt(
-                            number=number,
-                            observed=verdict_of(result.outcome),
-                            raw=result.outcome,
-                            latency_ms=result.latency_ms,
-                            detail=result.detail,
-                            at_s=at,
-                        )
+        batches = [
+            (source, batch)
+            for source in shard.sources
+            if (batch := [c for c in pending if c.source_pod == source])
+        ]
+        rounds = probe_round(
+            cluster, batches, lambda sb: _probe_batch(cluster, sb[0], sb[1]), epoch=epoch
+        )
+        for (_, batch), (at, results) in zip(batches, rounds, strict=True):
+            for cell, result in zip(batch, results, strict=True):
+                attempts[cell.key].append(
+                    Attempt(
+                        number=number,
+                        observed=verdict_of(result.outcome),
+                        raw=result.outcome,
+                        latency_ms=result.latency_ms,
+                        detail=result.detail,
+                        at_s=at,
                     )
+                )
         still = [c for c in pending if attempts[c.key][-1].observed != plan.expected[c.key].verdict]
         if progress is not None and len(still) < len(pending):
             progress(len(pending) - len(still))

@@ -1,26 +1,35 @@
 """Cells: the unit a run probes, their stable keys, and what a probe of one can see.
 
 A cell is one (policy version, source namespace, source label set, target, port,
-protocol). Its **key** identifies the cell *without* the version, so the same
-connection can be followed from version to version and from run to run; the
-version is kept beside it (a stored result is unique per run, version and key).
+protocol). It has two stable identities:
 
-The key is the first 16 hex digits of the sha256 of a canonical JSON array::
+- its **key** names the cell *in its version*: a stored result is unique per
+  run and key, so a redelivered shard's cells collide with the ones already
+  stored, and the same cell of the same version can be followed from run to run;
+- its **pair key** leaves the version out: the same connection followed from
+  version to version (a policy diff, "what changed with this version").
 
-    ["cell/1", source namespace, [[label, value], ...sorted], target namespace,
-     target name, port, protocol]
+Both are the first 16 hex digits of the sha256 of a canonical JSON array::
+
+    key:      ["cell/2", version, source namespace, [[label, value], ...sorted],
+               target namespace, target name, port, protocol]
+    pair key: ["cell/1", source namespace, [[label, value], ...sorted],
+               target namespace, target name, port, protocol]
 
 - the source is identified by its *labels* (what policies see), not by the name
   the scenario gives the label set, and the labels are sorted, so renaming a
-  source or reordering its labels in YAML keeps the key;
+  source or reordering its labels in YAML keeps the keys;
 - the target is identified by namespace and name: changing its labels or ports
   is still "the same target", which is what a user following a cell expects;
 - the port is kept as written: a named port stays a name (JSON keeps ``80`` and
   ``"http"`` apart), because the number behind a name may change between runs;
+- the version is identified by its name (its content may change between
+  revisions: that is drift, and the cell is still the same cell);
 - nothing else of the scenario goes in, so adding targets, sources, versions or
   expectations, or changing descriptions, never moves an existing cell.
 
-``cell/1`` versions the recipe: if it ever has to change, old keys stay distinct.
+``cell/1`` and ``cell/2`` version the recipes: the pair key is exactly the key
+of recipe 1, and if a recipe ever has to change, old keys stay distinct.
 
 :func:`expand_cells` expands a scenario's matrix into cells, resolving each
 probed port on its target (a port the target does not serve makes an invalid
@@ -30,6 +39,7 @@ cell); which pod probes for which source is the planner's decision
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -45,10 +55,12 @@ __all__ = [
     "RawOutcome",
     "cell_key",
     "expand_cells",
+    "pair_key",
     "verdict_of",
 ]
 
-KEY_RECIPE = "cell/1"
+KEY_RECIPE = "cell/2"
+PAIR_KEY_RECIPE = "cell/1"
 KEY_LENGTH = 16
 
 
@@ -100,6 +112,7 @@ def verdict_of(outcome: RawOutcome) -> Verdict:
 
 def cell_key(
     *,
+    version: str,
     source_namespace: str,
     source_labels: Labels,
     target_namespace: str,
@@ -107,10 +120,60 @@ def cell_key(
     port: int | str,
     protocol: Protocol,
 ) -> str:
-    """The stable key of a cell (see the module docstring for the recipe)."""
-    canonical = json.dumps(
+    """The stable key of a cell in its version (see the module docstring for the recipe)."""
+    connection = _connection(
+        source_namespace, source_labels, target_namespace, target, port, protocol
+    )
+    # The JSON of [recipe, version, *connection], spliced from the cached connection text.
+    head = json.dumps([KEY_RECIPE, version], separators=(",", ":"), ensure_ascii=False)
+    return _digest(f"{head[:-1]},{connection[1:]}")
+
+
+def pair_key(
+    *,
+    source_namespace: str,
+    source_labels: Labels,
+    target_namespace: str,
+    target: str,
+    port: int | str,
+    protocol: Protocol,
+) -> str:
+    """The key of a connection in every version (see the module docstring for the recipe)."""
+    return _pair_key(source_namespace, source_labels, target_namespace, target, port, protocol)
+
+
+# Planning a large matrix makes the same connections once per version: their JSON and
+# pair key are computed once. Bounded, as a long-lived worker plans many scenarios.
+_CACHE_SIZE = 1 << 17
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _pair_key(
+    source_namespace: str,
+    source_labels: Labels,
+    target_namespace: str,
+    target: str,
+    port: int | str,
+    protocol: Protocol,
+) -> str:
+    connection = _connection(
+        source_namespace, source_labels, target_namespace, target, port, protocol
+    )
+    return _digest(f'["{PAIR_KEY_RECIPE}",{connection[1:]}')
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _connection(
+    source_namespace: str,
+    source_labels: Labels,
+    target_namespace: str,
+    target: str,
+    port: int | str,
+    protocol: Protocol,
+) -> str:
+    """The JSON array of what identifies a connection (``port`` 80 and "80" stay apart)."""
+    return json.dumps(
         [
-            KEY_RECIPE,
             source_namespace,
             [[k, v] for k, v in sorted(source_labels.items())],
             target_namespace,
@@ -121,6 +184,9 @@ def cell_key(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+def _digest(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_LENGTH]
 
 
@@ -132,7 +198,9 @@ class Cell:
     ``target_pod`` the ``namespace/name`` of the pods in the planned layout.
     ``port`` is as written in the scenario; ``port_number`` is what is probed
     (None only for an invalid cell whose named port does not resolve) and
-    ``port_name`` the target's name for that port, if it has one.
+    ``port_name`` the target's name for that port, if it has one. ``key`` and
+    ``pair_key`` are derived (see the module docstring): the cell in its
+    version, and the same connection in any version.
     """
 
     version: str
@@ -150,9 +218,19 @@ class Cell:
     kind: CellKind
     invalid_reason: str = ""
     key: str = field(init=False)
+    pair_key: str = field(init=False)
 
     def __post_init__(self) -> None:
+        pair = pair_key(
+            source_namespace=self.source_namespace,
+            source_labels=self.source_labels,
+            target_namespace=self.target_namespace,
+            target=self.target,
+            port=self.port,
+            protocol=self.protocol,
+        )
         key = cell_key(
+            version=self.version,
             source_namespace=self.source_namespace,
             source_labels=self.source_labels,
             target_namespace=self.target_namespace,
@@ -161,6 +239,7 @@ class Cell:
             protocol=self.protocol,
         )
         # A frozen dataclass sets derived fields through object.__setattr__.
+        object.__setattr__(self, "pair_key", pair)
         object.__setattr__(self, "key", key)
 
     @property

@@ -148,7 +148,8 @@ class Matrix:
     """A planned run: the layout, the selected versions and their cells in plan order.
 
     ``expectations`` maps (version name, cell key) to the explicit expectations
-    that apply to that cell.
+    that apply to that cell (the key already names the version; the pair keeps
+    lookups by version cheap).
     """
 
     scenario: str
@@ -299,16 +300,19 @@ def plan_matrix(scenario: Scenario, *, versions: Sequence[str] | None = None) ->
     template = expand_cells(scenario, targets, prober, version="")
     seen: dict[str, Cell] = {}
     for cell in template:
-        if cell.key in seen:
+        if cell.pair_key in seen:
             problems.append(
                 _problem(scenario, FieldPath(("matrix",)), f"cell {cell} is planned twice")
             )
-        seen[cell.key] = cell
+        seen[cell.pair_key] = cell
     InvalidInput.collect(problems)
 
     cells = tuple(replace(c, version=v.name) for v in selected for c in template)
-    expectations = _match_expectations(scenario, selected, template, problems)
+    by_pair = {(c.version, c.pair_key): c.key for c in cells}
+    matched = _match_expectations(scenario, selected, template, problems)
     InvalidInput.collect(problems)
+    # Expectations were matched on the version-free template; their cells' keys carry the version.
+    expectations = {(v, by_pair[(v, pair)]): exps for (v, pair), exps in matched.items()}
     return Matrix(
         scenario=scenario.name,
         layout=layout,
@@ -437,6 +441,7 @@ def _match_expectations(
     template: Sequence[Cell],
     problems: list[Problem],
 ) -> dict[tuple[str, str], tuple[Expectation, ...]]:
+    """The expectations of each (version name, pair key) among the selected versions."""
     known_versions = {v.name for v in scenario.versions}
     selected_names = [v.name for v in selected]
     found: dict[tuple[str, str], list[Expectation]] = {}
@@ -472,5 +477,5 @@ def _match_expectations(
             if expectation.version not in (None, version):
                 continue
             for cell in matching:
-                found.setdefault((version, cell.key), []).append(expectation)
+                found.setdefault((version, cell.pair_key), []).append(expectation)
     return {k: tuple(v) for k, v in found.items()}

@@ -1,5 +1,11 @@
 """The policies of a version: files and folders next to the scenario, or inline manifests.
 
+A version holds Kubernetes NetworkPolicies and Calico objects in any mix:
+projectcalico.org/v3 (Global)NetworkPolicy, their staged forms, Tier,
+(Global)NetworkSet, and the admin policies (AdminNetworkPolicy,
+BaselineAdminNetworkPolicy, ClusterNetworkPolicy). Namespaced objects must
+name a namespace the scenario declares; cluster-wide ones name none.
+
 Paths are relative to the scenario file and must stay inside its folder after
 symlinks are resolved: a scenario may come from a user, and must not be able to
 read ``/etc`` or ``../../secrets``. Every file is read with the bounded reader
@@ -17,6 +23,9 @@ from typing import Any
 
 from service.errors import FieldPath, InvalidInput, Problem
 from service.manifests.source import Document, locate, read_documents
+from service.policy.calico.model import CalicoEntry
+from service.policy.calico.parse import is_calico_kind, parse_calico_entry
+from service.policy.calico.tiers import check_calico
 from service.policy.model import NetworkPolicy, SourceRef
 from service.policy.parse import parse_network_policy
 from service.policy.syntax import describe
@@ -55,7 +64,11 @@ class PolicyReader:
         self.first_at: dict[str, str] = {}
 
     def read_version(self, index: int, entries: Sequence[str | dict[str, Any]]) -> ResolvedPolicies:
-        """The policies of ``versions[index]``; problems go to :attr:`problems`."""
+        """The policies of ``versions[index]``; problems go to :attr:`problems`.
+
+        Calico objects must be consistent within the version: a policy's tier
+        needs its Tier object in the same version (or a built-in tier).
+        """
         policies: list[NetworkPolicy] = []
         files: list[str] = []
         self.first_at = {}
@@ -69,6 +82,10 @@ class PolicyReader:
                         policies.extend(self._from_document(document.data, FieldPath(), document))
             else:
                 policies.extend(self._from_document(entry, path, self.scenario))
+        try:
+            check_calico(policies)
+        except InvalidInput as err:
+            self.problems.extend(err.problems)
         return ResolvedPolicies(tuple(policies), tuple(files))
 
     # --- paths ---------------------------------------------------------------------------
@@ -168,30 +185,29 @@ class PolicyReader:
             for k, item in enumerate(items):
                 found.extend(self._from_document(item, path / "items" / k, document))
             return found
-        if api == _CALICO_API:
-            self._add(
-                document,
-                path / "apiVersion",
-                f"Calico {_CALICO_API} {kind} is not supported in scenarios yet:"
-                f" expected a {_K8S_API} NetworkPolicy",
-            )
-            return []
-        if kind != "NetworkPolicy":
+        calico = isinstance(api, str) and isinstance(kind, str) and is_calico_kind(api, kind)
+        if not calico and (api == _CALICO_API or kind != "NetworkPolicy"):
             self._add(
                 document,
                 path / "kind",
-                f"expected a {_K8S_API} NetworkPolicy, got {kind!r}:"
-                " a policy version holds only policies",
+                f"expected a {_K8S_API} NetworkPolicy or a Calico policy object"
+                f" ({_CALICO_API} policies, tiers and network sets, or an admin policy), got"
+                f" {kind!r} ({api}): a policy version holds only policies",
             )
             return []
         source = SourceRef(file=document.file, document=document.index, line=document.line_of(path))
+        policy: NetworkPolicy
         try:
-            policy = parse_network_policy(data, source=source)
+            if calico:
+                policy = parse_calico_entry(data, source=source)
+            else:
+                policy = parse_network_policy(data, source=source)
         except InvalidInput as err:
             problems = InvalidInput([p.under(path) for p in err.problems])
             self.problems.extend(locate(problems, document).problems)
             return []
-        if not self._namespace_ok(data, path, document, policy):
+        namespaced = not isinstance(policy, CalicoEntry) or bool(policy.namespace)
+        if namespaced and not self._namespace_ok(data, path, document, policy):
             return []
         name_path = path / "metadata" / "name"
         first = self.first_at.get(policy.ref)

@@ -26,6 +26,7 @@ from service.store.migrate import (
 from service.store.models import (
     ApiToken,
     CellResult,
+    RevisionCell,
     Run,
     RunVersion,
     Scenario,
@@ -42,6 +43,7 @@ __all__ = [
     "Backend",
     "Base",
     "CellResult",
+    "RevisionCell",
     "Run",
     "RunStatus",
     "RunVersion",

@@ -8,6 +8,14 @@ Deleting a scenario deletes its revisions, schedules, runs and their cells
 (``ON DELETE CASCADE`` in the database; the ORM deletes only children it has
 already loaded and leaves the rest to the database, ``passive_deletes``);
 deleting a schedule keeps the runs it started (``SET NULL``).
+
+Cells are stored in two halves, so that a year of nightly runs stays small:
+what a cell *is* (version, source, target, port, protocol, the engine's
+expected verdict and its explanation) is fixed by the scenario revision and
+kept once per revision in ``revision_cells``; what a run *saw* (observed
+verdict, raw outcome, latency, attempts, regression, flaky) is the only thing
+stored per run, in ``cell_results``. The two join on (revision, cell key); a
+cell key names its policy version (:mod:`service.scenario.cells`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -30,12 +39,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.policy.model import Protocol
+from service.scenario.cells import RawOutcome
 from service.scenario.model import Verdict
 from service.store.base import (
     Base,
     UTCDateTime,
     json_default_dict,
-    json_default_list,
     string_enum,
     utc_now,
 )
@@ -44,6 +53,7 @@ from service.store.enums import Backend, RunStatus, TokenRole, Trigger
 __all__ = [
     "ApiToken",
     "CellResult",
+    "RevisionCell",
     "Run",
     "RunVersion",
     "Scenario",
@@ -56,7 +66,8 @@ __all__ = [
 NAME = 253
 NAMESPACE = 63
 SHA256_HEX = 64
-CELL_KEY = 32
+# service.scenario.cells.KEY_LENGTH hex digits.
+CELL_KEY = 16
 
 
 class Scenario(Base):
@@ -90,16 +101,59 @@ class ScenarioRevision(Base):
     content_hash: Mapped[str] = mapped_column(String(SHA256_HEX))
     # The YAML or JSON the user gave, byte for byte, for display and download.
     source_text: Mapped[str] = mapped_column(Text)
-    # The resolved scenario (policy files inlined) as canonical JSON text; kept as
-    # text rather than a JSON column so its bytes, and thus its hash, survive.
+    # The resolved scenario as the self-contained JSON document of
+    # service.scenario.document (policies inlined): a worker rebuilds the Scenario
+    # from it alone. Text rather than a JSON column so its bytes survive as written.
     canonical_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     scenario: Mapped[Scenario] = relationship(back_populates="revisions")
 
 
+class RevisionCell(Base):
+    """A planned cell of a scenario revision: what it is and what the engine expects of it.
+
+    Written once per revision, when its first run is created (every version,
+    source and target of the matrix, whatever that run was narrowed to). The
+    expected verdict is the engine's on the simulator's pod addresses; a run on
+    a real cluster whose addresses change a verdict (ipBlocks matching pod IPs)
+    stores its own in ``cell_results.expected_override``.
+    """
+
+    __tablename__ = "revision_cells"
+
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario_revisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_key: Mapped[str] = mapped_column(String(CELL_KEY), primary_key=True)
+    # The same connection in every version (service.scenario.cells.pair_key).
+    pair_key: Mapped[str] = mapped_column(String(CELL_KEY))
+    # Position in plan order (versions in scenario order, then namespace, source, target, port).
+    ordinal: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(NAME))
+    source_namespace: Mapped[str] = mapped_column(String(NAMESPACE))
+    source_name: Mapped[str] = mapped_column(String(NAME))
+    # Canonical "k=v,k2=v2" (keys sorted), as str(Labels) prints them.
+    source_labels: Mapped[str] = mapped_column(Text)
+    target_namespace: Mapped[str] = mapped_column(String(NAMESPACE))
+    target_name: Mapped[str] = mapped_column(String(NAME))
+    # As the scenario names it: "8080" or a named port "http".
+    port: Mapped[str] = mapped_column(String(NAMESPACE))
+    # The number a named port resolved to on the target; None when it did not resolve.
+    resolved_port: Mapped[int | None] = mapped_column(Integer)
+    protocol: Mapped[Protocol] = mapped_column(string_enum(Protocol, name="protocol", length=8))
+    # The probing pod is the target itself: a mismatch is listed apart, never a regression.
+    loopback: Mapped[bool] = mapped_column(Boolean, default=False)
+    expected: Mapped[Verdict] = mapped_column(string_enum(Verdict, name="expected", length=16))
+    # The engine's explanation as rendered text; for an invalid cell, why it is not probed.
+    explanation: Mapped[str | None] = mapped_column(Text)
+
+
 class Schedule(Base):
+    """A cron schedule of a scenario's runs; each due time fires one run (see ``Run``)."""
+
     __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("scenario_id", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
@@ -108,6 +162,11 @@ class Schedule(Base):
     # An IANA zone name (Europe/Berlin): cron fields are read in this zone.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the runs it starts probe, and how (the run options of service.runs).
+    backend: Mapped[Backend] = mapped_column(
+        string_enum(Backend, name="backend", length=16), default=Backend.SIMULATED
+    )
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=json_default_dict)
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
@@ -141,6 +200,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Past this, the reaper closes a run that is still queued or running.
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When shards were last sent or last stored cells: a run without progress for a
+    # while has its missing shards sent again (a broker that lost its queue).
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     planned_cells: Mapped[int] = mapped_column(Integer, default=0)
     regressions: Mapped[int] = mapped_column(Integer, default=0)
     flaky: Mapped[int] = mapped_column(Integer, default=0)
@@ -148,10 +210,11 @@ class Run(Base):
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     seed: Mapped[int | None] = mapped_column(BigInteger)
-    # How the run was narrowed: {"versions": [...], "sources": [...], "targets": [...]}.
+    # How the run was narrowed ({"versions": [...], "sources": [...], "targets": [...]})
+    # and executed (attempts, shard size, the simulator's faults): service.runs.RunSettings.
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=json_default_dict)
     # What was probed: backend identity, Calico version, ...
-    cluster: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cluster: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -179,49 +242,40 @@ class RunVersion(Base):
 
 
 class CellResult(Base):
-    """The stored outcome of one cell in one run.
+    """What one run observed of one cell; what the cell is lives in ``revision_cells``.
 
     The primary key (run_id, cell_key) is what makes shard writes idempotent: a
     cell key includes the policy version, so a redelivered shard inserting the
-    same cells again conflicts and is ignored. No surrogate id: at hundreds of
-    millions of rows a second unique index would cost more than it gives.
+    same cells again conflicts and is ignored. No surrogate id and nothing that
+    the revision already knows: at millions of rows a year every byte counts.
     """
 
     __tablename__ = "cell_results"
     __table_args__ = (
         # A cell's history across runs.
         Index(None, "cell_key", "run_id"),
-        # A run's cells by verdict.
-        Index(None, "run_id", "observed"),
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     cell_key: Mapped[str] = mapped_column(String(CELL_KEY), primary_key=True)
-    version: Mapped[str] = mapped_column(String(NAME))
-    version_hash: Mapped[str] = mapped_column(String(SHA256_HEX))
-    source_namespace: Mapped[str] = mapped_column(String(NAMESPACE))
-    source_name: Mapped[str] = mapped_column(String(NAME))
-    # Canonical "k=v,k2=v2" (keys sorted), as str(Labels) prints them.
-    source_labels: Mapped[str] = mapped_column(Text)
-    target_name: Mapped[str] = mapped_column(String(NAME))
-    target_namespace: Mapped[str] = mapped_column(String(NAMESPACE))
-    # As the scenario names it: "8080" or a named port "http".
-    port: Mapped[str] = mapped_column(String(NAMESPACE))
-    # The number a named port resolved to on the target; None when it did not resolve.
-    resolved_port: Mapped[int | None] = mapped_column(Integer)
-    protocol: Mapped[Protocol] = mapped_column(string_enum(Protocol, name="protocol", length=8))
-    expected: Mapped[Verdict] = mapped_column(string_enum(Verdict, name="expected", length=16))
     observed: Mapped[Verdict] = mapped_column(string_enum(Verdict, name="observed", length=16))
-    # What the probe saw (connected, timeout, refused, dns-error, exec-error);
-    # None for cells that were not probed (invalid).
-    raw_outcome: Mapped[str | None] = mapped_column(String(32))
+    # What the final probe saw; None for cells that were not probed (invalid).
+    raw_outcome: Mapped[RawOutcome | None] = mapped_column(
+        string_enum(RawOutcome, name="raw_outcome", length=16)
+    )
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    attempt_details: Mapped[list[Any]] = mapped_column(JSON, default=json_default_list)
-    explanation: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Every attempt (number, observed, raw, latency_ms, detail, at_s); None when the
+    # cell took one attempt that saw what was expected: the columns above say it all.
+    # (SQL NULL, not JSON null: none_as_null.)
+    attempt_details: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     regression: Mapped[bool] = mapped_column(Boolean, default=False)
     flaky: Mapped[bool] = mapped_column(Boolean, default=False)
-    loopback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only when this run's engine verdict differs from the revision's (see RevisionCell).
+    expected_override: Mapped[Verdict | None] = mapped_column(
+        string_enum(Verdict, name="expected_override", length=16)
+    )
+    explanation_override: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):

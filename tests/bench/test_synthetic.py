@@ -14,6 +14,7 @@ import pytest
 
 from bench.synthetic import generate_cluster
 from service.errors import FieldPath, InvalidInput
+from service.policy.calico.model import CalicoEntry, CalicoPolicy
 from service.policy.model import (
     ClusterState,
     Direction,
@@ -23,6 +24,7 @@ from service.policy.model import (
     Protocol,
     Rule,
 )
+from service.policy.verdict import Action
 
 
 def peers(state: ClusterState) -> Iterator[Peer]:
@@ -186,3 +188,50 @@ def test_small_clusters_get_the_policy_mix(feature: str) -> None:
     """Policy kinds cycle, so a cluster with a few dozen policies already has every kind."""
     state = generate_cluster(pods=30, namespaces=3, policies=19, seed=11)
     assert FEATURES[feature](state)
+
+
+# --- the Calico half ------------------------------------------------------------------------
+
+
+def calico_policies(state: ClusterState) -> list[CalicoPolicy]:
+    return [
+        p.calico
+        for p in state.policies
+        if isinstance(p, CalicoEntry) and isinstance(p.calico, CalicoPolicy)
+    ]
+
+
+def test_calico_fraction_turns_that_share_of_the_policies_into_calico_ones() -> None:
+    state = generate_cluster(pods=600, namespaces=20, policies=200, seed=4, calico_fraction=0.3)
+    calico = calico_policies(state)
+    kubernetes = [p for p in state.policies if not isinstance(p, CalicoEntry)]
+    assert (len(calico), len(kubernetes)) == (60, 140)
+    objects = [p.calico for p in state.policies if isinstance(p, CalicoEntry)]
+    assert {type(o).__name__ for o in objects} == {"CalicoPolicy", "Tier", "NetworkSet"}
+
+
+def test_calico_policies_spread_over_three_tiers_and_the_admin_tiers() -> None:
+    calico = calico_policies(
+        generate_cluster(pods=600, namespaces=20, policies=200, seed=4, calico_fraction=0.3)
+    )
+    tiers = {p.tier for p in calico}
+    assert {"security", "platform", "default"} <= tiers
+    assert {"kube-admin", "kube-baseline"} <= tiers
+    actions = {r.action for p in calico for r in (*p.ingress, *p.egress)}
+    assert actions == set(Action)
+    assert any(p.staged for p in calico)
+    assert any(p.namespace is None for p in calico)
+    assert any(p.namespace for p in calico)
+
+
+def test_without_a_fraction_the_cluster_is_pure_kubernetes_and_unchanged() -> None:
+    plain = generate_cluster(pods=300, namespaces=12, policies=60, seed=7)
+    again = generate_cluster(pods=300, namespaces=12, policies=60, seed=7, calico_fraction=0.0)
+    assert plain == again
+    assert not any(isinstance(p, CalicoEntry) for p in plain.policies)
+
+
+def test_rejects_a_fraction_outside_zero_to_one() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        generate_cluster(pods=1, namespaces=1, policies=1, calico_fraction=1.5)
+    assert [p.path for p in caught.value.problems] == [FieldPath(("calico_fraction",))]

@@ -13,7 +13,7 @@ prometheus is open both ways. The one ipBlock cuts IPv4 at 10.0.0.0 and
 lab.yaml: lab/api admits 2001:db8::/32 on ``https`` (443) and lab/probe on TCP
 1-79, 81-65535 and UDP 53, and may only reach 10.0.0.0/8 on TCP 5432; lab/probe
 (a bare Pod) is open. The IPv6 block brings three IPv6 ranges in. A Calico
-NetworkPolicy is skipped.
+HostEndpoint (no policy in it) is skipped.
 """
 
 from __future__ import annotations
@@ -463,9 +463,7 @@ def test_skipped_kinds_are_noted_on_stderr_in_every_format(
 ) -> None:
     code, out, err = run(capsys, LAB, *extra)
     assert code == 0
-    note = (
-        "note: skipped 1 object the analysis does not use: 1 NetworkPolicy (projectcalico.org/v3)"
-    )
+    note = "note: skipped 1 object the analysis does not use: 1 HostEndpoint"
     assert err == note + "\n"
     assert "skipped" not in out or extra[1] == "json"
 

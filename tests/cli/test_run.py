@@ -162,7 +162,8 @@ def test_same_seed_same_report(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", str(WORKSHOP), "--format", "json", "--seed", "7", "--probe-loss", "0.3"]
     first = _cli(capsys, *args)
     second = _cli(capsys, *args)
-    assert first == second
+    # The report and the exit status; stderr names each stored run by its own id.
+    assert first[:2] == second[:2]
 
 
 def test_validate_summarises_versions_and_cells(capsys: pytest.CaptureFixture[str]) -> None:

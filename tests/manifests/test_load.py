@@ -64,11 +64,15 @@ def test_the_sample_folder_becomes_the_cluster_it_describes() -> None:
             workload=WorkloadRef("prod", "web", "Deployment"),
         ),
     )
-    assert [p.ref for p in state.policies] == ["prod/allow-web", "prod/default-deny"]
-    deny = state.policies[1]
+    assert [p.ref for p in state.policies] == [
+        "prod/allow-web",
+        "NetworkPolicy prod/calico-allow",
+        "prod/default-deny",
+    ]
+    deny = state.policies[2]
     assert deny.policy_types == frozenset({Direction.INGRESS, Direction.EGRESS})
     assert [s.name for s in state.services] == ["web"]
-    assert result.skipped == {"ConfigMap": 2, "NetworkPolicy (projectcalico.org/v3)": 1}
+    assert result.skipped == {"ConfigMap": 2}
     assert result.workloads == (
         WorkloadRef("prod", "report", "CronJob"),
         WorkloadRef("prod", "web", "Deployment"),
@@ -77,9 +81,10 @@ def test_the_sample_folder_becomes_the_cluster_it_describes() -> None:
 
 def test_policies_remember_file_document_and_line() -> None:
     result = load_manifests([DATA / "cluster"])
-    allow, deny = result.state.policies
+    allow, calico, deny = result.state.policies
     folder = DATA / "cluster" / "policies"
     assert allow.source == SourceRef(str(folder / "allow.yaml"), 0, 4)  # the List item's line
+    assert calico.source == SourceRef(str(folder / "allow.yaml"), 0, 20)
     assert deny.source == SourceRef(str(folder / "deny.json"), 0, 1)
 
 
@@ -294,20 +299,59 @@ def test_kinds_not_modelled_are_counted_never_dropped(tmp_path: Path) -> None:
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}",
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}",
-            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}",
-            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: n}",
+            "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: pool}",
             "apiVersion: crd.projectcalico.org/v1\nkind: NetworkPolicy\nmetadata: {name: m}",
         ]
     )
     result: LoadResult = load_manifests([write(tmp_path, "misc.yaml", text)])
     assert result.skipped == {
         "ConfigMap": 2,
-        "GlobalNetworkPolicy": 1,
+        "IPPool": 1,
         "NetworkPolicy (crd.projectcalico.org/v1)": 1,
-        "NetworkPolicy (projectcalico.org/v3)": 1,
         "Role": 1,
     }
     assert result.state.policies == ()
+
+
+def test_calico_and_admin_policies_are_read_beside_kubernetes_ones(tmp_path: Path) -> None:
+    text = "\n---\n".join(
+        [
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}",
+            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+            "metadata: {name: n, namespace: shop}\nspec: {selector: app == 'web'}",
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\n"
+            "spec: {order: 100}",
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\n"
+            "metadata: {name: partners, labels: {role: partner}}\nspec: {nets: [192.0.2.0/24]}",
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n"
+            "metadata: {name: a}\nspec: {priority: 5, subject: {namespaces: {}}}",
+        ]
+    )
+    result = load_manifests([write(tmp_path, "calico.yaml", text)])
+    assert result.skipped == {}
+    assert sorted(p.ref for p in result.state.policies) == [
+        "AdminNetworkPolicy a",
+        "GlobalNetworkPolicy g",
+        "GlobalNetworkSet partners",
+        "NetworkPolicy shop/n",
+        "Tier security",
+    ]
+    # Cluster-wide objects live in no namespace; the namespaced policy's namespace is known.
+    assert [ns.name for ns in result.state.namespaces] == ["shop"]
+
+
+def test_a_bad_calico_policy_is_located_at_its_file_and_line(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+        "metadata: {name: n, namespace: shop}\n"
+        "spec:\n  selector: app == web\n"
+    )
+    path = write(tmp_path, "bad.yaml", text)
+    assert problems_loading(path) == [
+        f"{path}:9: spec.selector: selector 'app == web': at character 8: expected a quoted"
+        " string after '==', got label 'web'"
+    ]
 
 
 # --- unsafe and malformed files through the loader ----------------------------------------------

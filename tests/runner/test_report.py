@@ -59,9 +59,11 @@ def test_table_brackets_regressions_and_explains_each() -> None:
 
 
 def test_table_marks_flaky_cells_and_lists_their_attempts() -> None:
-    result = _run(workshop(), FaultConfig(seed=4, probe_loss_rate=0.3))
+    # Which seeds flake depends on the cell keys; any seed that loses a probe of an
+    # allowed cell and then gets it through on a retry will do.
+    runs = (_run(workshop(), FaultConfig(seed=seed, probe_loss_rate=0.3)) for seed in range(50))
+    result = next(r for r in runs if any(c.flaky for c in r.cells))
     flaky = [r for r in result.cells if r.flaky]
-    assert flaky
     text = render_table(result)
     assert any(row.endswith("~") for row in _grid_rows(text, flaky[0].cell.version).values())
     assert "flaky (" in text
@@ -122,7 +124,8 @@ def test_junit_reports_errors_apart_from_failures_and_flakes_as_properties() -> 
     assert {e.get("type") for e in errors} == {"refused"}
     assert root.get("errors") == str(len(errors))
 
-    lossy = _run(workshop(), FaultConfig(seed=4, probe_loss_rate=0.3))
+    runs = (_run(workshop(), FaultConfig(seed=seed, probe_loss_rate=0.3)) for seed in range(50))
+    lossy = next(r for r in runs if r.counts.flaky)
     root = ET.fromstring(render_junit(lossy))
     flaky = root.findall("./testsuite/testcase/properties/property[@name='flaky'][@value='true']")
     assert len(flaky) == lossy.counts.flaky > 0

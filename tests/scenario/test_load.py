@@ -801,7 +801,7 @@ def test_policy_file_shows_beside_the_scenario_path(folder: Path) -> None:
     assert problem.line == 7
 
 
-def test_policy_files_hold_only_namespaced_kubernetes_policies(folder: Path) -> None:
+def test_policy_files_hold_only_namespaced_policies_of_known_kinds(folder: Path) -> None:
     (folder / "policies" / "mixed.yaml").write_text(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
         "metadata: {name: p, namespace: default}\nspec: {podSelector: {}}\n"
@@ -813,16 +813,26 @@ def test_policy_files_hold_only_namespaced_kubernetes_policies(folder: Path) -> 
         "---\n"
         "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
         "metadata: {name: c, namespace: development}\nspec: {}\n"
+        "---\n"
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+        "metadata: {name: d, namespace: staging}\nspec: {}\n"
+        "---\n"
+        "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: pool}\n"
     )
+    expected = (
+        "expected a networking.k8s.io/v1 NetworkPolicy or a Calico policy object"
+        " (projectcalico.org/v3 policies, tiers and network sets, or an admin policy)"
+    )
+    holds = "a policy version holds only policies"
     assert problems(edited("policies/deny-all.yaml", "policies/mixed.yaml"), folder) == [
         "policies/mixed.yaml:3: metadata.namespace: namespace 'default' is not declared by the"
         " scenario: expected one of development, production",
         "policies/mixed.yaml:8: metadata: policy 'q' has no metadata.namespace: expected one of"
         " the scenario's namespaces (development, production)",
-        "policies/mixed.yaml:12: kind: expected a networking.k8s.io/v1 NetworkPolicy, got"
-        " 'Deployment': a policy version holds only policies",
-        "policies/mixed.yaml:15: apiVersion: Calico projectcalico.org/v3 NetworkPolicy is not"
-        " supported in scenarios yet: expected a networking.k8s.io/v1 NetworkPolicy",
+        f"policies/mixed.yaml:12: kind: {expected}, got 'Deployment' (apps/v1): {holds}",
+        "policies/mixed.yaml:22: metadata.namespace: namespace 'staging' is not declared by the"
+        " scenario: expected one of development, production",
+        f"policies/mixed.yaml:26: kind: {expected}, got 'IPPool' (projectcalico.org/v3): {holds}",
     ]
 
 

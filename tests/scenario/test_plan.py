@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 
 from service.errors import InvalidInput
 from service.policy.model import Labels, Protocol
-from service.scenario.cells import Cell, CellKind, cell_key
+from service.scenario.cells import Cell, CellKind, cell_key, pair_key
 from service.scenario.load import parse_scenario
 from service.scenario.model import PortSpec, ProbeSpec, SourceSpec, Verdict
 from service.scenario.plan import build_layout, plan_matrix, plan_version
@@ -48,14 +49,17 @@ def _identity(cell: Cell) -> tuple[object, ...]:
 # --- keys ---------------------------------------------------------------------------
 
 
-def test_cell_key_is_the_same_in_every_version() -> None:
+def test_pair_key_is_the_same_in_every_version_and_the_key_names_the_version() -> None:
     matrix = plan_matrix(workshop())
-    by_version = {v.name: [c.key for c in matrix.cells_of(v.name)] for v in matrix.versions}
-    assert len(set(map(tuple, by_version.values()))) == 1
-    assert len(by_version["none"]) == len(set(by_version["none"])) == 4
+    pairs = {v.name: [c.pair_key for c in matrix.cells_of(v.name)] for v in matrix.versions}
+    keys = {v.name: [c.key for c in matrix.cells_of(v.name)] for v in matrix.versions}
+    assert len(set(map(tuple, pairs.values()))) == 1
+    assert len(pairs["none"]) == len(set(pairs["none"])) == 4
+    every_key = [key for version_keys in keys.values() for key in version_keys]
+    assert len(every_key) == len(set(every_key)) == 4 * len(matrix.versions)
 
 
-BASE_KEY = {
+BASE_PAIR = {
     "source_namespace": "development",
     "source_labels": FRONTEND,
     "target_namespace": "development",
@@ -63,29 +67,53 @@ BASE_KEY = {
     "port": 80,
     "protocol": Protocol.TCP,
 }
+BASE_KEY = {"version": "deny-all", **BASE_PAIR}
+
+IDENTIFYING = [
+    ("source_namespace", "production"),
+    ("source_labels", Labels({"app": "webapp"})),
+    ("target_namespace", "production"),
+    ("target", "frontend"),
+    ("port", 81),
+    ("port", "http"),
+    ("port", "80"),
+    ("protocol", Protocol.UDP),
+]
 
 
-@pytest.mark.parametrize(
-    ("field", "other"),
-    [
-        ("source_namespace", "production"),
-        ("source_labels", Labels({"app": "webapp"})),
-        ("target_namespace", "production"),
-        ("target", "frontend"),
-        ("port", 81),
-        ("port", "http"),
-        ("port", "80"),
-        ("protocol", Protocol.UDP),
-    ],
-)
+@pytest.mark.parametrize(("field", "other"), [*IDENTIFYING, ("version", "allow-pod")])
 def test_cell_key_changes_with_each_identifying_field(field: str, other: object) -> None:
     changed = {**BASE_KEY, field: other}
     assert cell_key(**changed) != cell_key(**BASE_KEY)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("field", "other"), IDENTIFYING)
+def test_pair_key_changes_with_each_identifying_field_but_the_version(
+    field: str, other: object
+) -> None:
+    changed = {**BASE_PAIR, field: other}
+    assert pair_key(**changed) != pair_key(**BASE_PAIR)  # type: ignore[arg-type]
+
+
+def test_a_cell_knows_both_its_key_and_its_pair_key() -> None:
+    cell = plan_matrix(workshop()).cells_of("deny-all")[0]
+    identity = {
+        "source_namespace": cell.source_namespace,
+        "source_labels": cell.source_labels,
+        "target_namespace": cell.target_namespace,
+        "target": cell.target,
+        "port": cell.port,
+        "protocol": cell.protocol,
+    }
+    assert cell.key == cell_key(version="deny-all", **identity)  # type: ignore[arg-type]
+    assert cell.pair_key == pair_key(**identity)  # type: ignore[arg-type]
+    assert cell.key != cell.pair_key
+
+
 def test_cell_key_ignores_label_order() -> None:
     reordered = Labels([("role", "frontend"), ("app", "webapp")])
     assert cell_key(**{**BASE_KEY, "source_labels": reordered}) == cell_key(**BASE_KEY)  # type: ignore[arg-type]
+    assert pair_key(**{**BASE_PAIR, "source_labels": reordered}) == pair_key(**BASE_PAIR)  # type: ignore[arg-type]
 
 
 def test_renaming_a_source_keeps_its_cell_keys() -> None:
@@ -186,8 +214,12 @@ def test_cell_keys_are_the_same_in_another_process() -> None:
         assert json.loads(out.stdout) == here
 
 
-def test_cell_key_is_sixteen_hex_digits() -> None:
-    key = cell_key(**BASE_KEY)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "key",
+    [cell_key(**BASE_KEY), pair_key(**BASE_PAIR)],  # type: ignore[arg-type]
+    ids=["key", "pair-key"],
+)
+def test_cell_keys_are_sixteen_hex_digits(key: str) -> None:
     assert len(key) == 16
     int(key, 16)
 
@@ -373,3 +405,16 @@ def test_two_sources_with_the_same_labels_are_invalid_input() -> None:
     with pytest.raises(InvalidInput) as caught:
         plan_matrix(doubled)
     assert any("same labels" in p.message for p in caught.value.problems)
+
+
+def test_keys_are_the_sha256_of_the_documented_json_arrays() -> None:
+    # The recipe is a contract: stored results are found by these keys for years.
+    connection = ["development", [["app", "webapp"], ["role", "frontend"]], "development"]
+    connection += ["backend", 80, "TCP"]
+
+    def digest(parts: list[object]) -> str:
+        text = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    assert cell_key(**BASE_KEY) == digest(["cell/2", "deny-all", *connection])  # type: ignore[arg-type]
+    assert pair_key(**BASE_PAIR) == digest(["cell/1", *connection])  # type: ignore[arg-type]

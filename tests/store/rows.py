@@ -1,4 +1,4 @@
-"""Rows the store tests write: a scenario with a revision, runs, complete cell results."""
+"""Rows the store tests write: a scenario with a revision and its cells, runs, cell results."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.policy.model import Protocol
+from service.scenario.cells import RawOutcome
 from service.scenario.model import Verdict
 from service.store import Backend, Run, Scenario, ScenarioRevision, Trigger
 
@@ -42,31 +43,44 @@ def add_run(session: Session, revision: ScenarioRevision, **fields: Any) -> Run:
     return run
 
 
+def revision_cell_row(revision_id: int, cell_key: str, **overrides: Any) -> dict[str, Any]:
+    """A complete planned cell of a revision, as run creation writes it."""
+    row: dict[str, Any] = {
+        "revision_id": revision_id,
+        "cell_key": cell_key,
+        "pair_key": "p" + cell_key,
+        "ordinal": 0,
+        "version": "v1",
+        "source_namespace": "x",
+        "source_name": "frontend",
+        "source_labels": "app=frontend",
+        "target_namespace": "y",
+        "target_name": "backend",
+        "port": "80",
+        "resolved_port": 80,
+        "protocol": Protocol.TCP,
+        "loopback": False,
+        "expected": Verdict.ALLOWED,
+        "explanation": "ingress: not isolated",
+    }
+    row.update(overrides)
+    return row
+
+
 def cell_row(run_id: int, cell_key: str, **overrides: Any) -> dict[str, Any]:
     """A complete cell result row as a shard would write it."""
     row: dict[str, Any] = {
         "run_id": run_id,
         "cell_key": cell_key,
-        "version": "v1",
-        "version_hash": "b" * 64,
-        "source_namespace": "x",
-        "source_name": "frontend",
-        "source_labels": "app=frontend",
-        "target_name": "backend",
-        "target_namespace": "y",
-        "port": "80",
-        "resolved_port": 80,
-        "protocol": Protocol.TCP,
-        "expected": Verdict.ALLOWED,
         "observed": Verdict.ALLOWED,
-        "raw_outcome": "connected",
+        "raw_outcome": RawOutcome.CONNECTED,
         "latency_ms": 1.5,
         "attempts": 1,
-        "attempt_details": [{"outcome": "connected", "latency_ms": 1.5}],
-        "explanation": "ingress: not isolated",
+        "attempt_details": None,
         "regression": False,
         "flaky": False,
-        "loopback": False,
+        "expected_override": None,
+        "explanation_override": None,
     }
     row.update(overrides)
     return row

@@ -11,11 +11,13 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.policy.model import Protocol
+from service.scenario.cells import RawOutcome
 from service.scenario.model import Verdict
 from service.store import (
     ApiToken,
     Backend,
     CellResult,
+    RevisionCell,
     Run,
     RunStatus,
     RunVersion,
@@ -26,8 +28,9 @@ from service.store import (
     Trigger,
     insert_ignoring_duplicates,
 )
+from service.store.writes import bulk_insert_ignoring_duplicates
 
-from .rows import add_run, add_scenario, at, cell_row
+from .rows import add_run, add_scenario, at, cell_row, revision_cell_row
 
 
 def _cells(session: Session, run_id: int) -> dict[str, CellResult]:
@@ -95,7 +98,7 @@ def test_a_plain_insert_of_a_duplicate_cell_is_refused(sessions: sessionmaker[Se
         run = add_run(session, add_scenario(session))
         session.add(CellResult(**cell_row(run.id, "k")))
         session.commit()
-        session.add(CellResult(**cell_row(run.id, "k", version="v2")))
+        session.add(CellResult(**cell_row(run.id, "k", observed=Verdict.BLOCKED)))
         with pytest.raises(IntegrityError):
             session.commit()
 
@@ -221,6 +224,11 @@ def test_deleting_a_scenario_deletes_its_revisions_schedules_runs_and_cells(
         kept_run = add_run(session, kept)
         session.add(RunVersion(run_id=run.id, version="v1", content_hash="b" * 64))
         insert_ignoring_duplicates(
+            session,
+            RevisionCell,
+            [revision_cell_row(revision.id, "k"), revision_cell_row(kept.id, "k")],
+        )
+        insert_ignoring_duplicates(
             session, CellResult, [cell_row(run.id, "k"), cell_row(kept_run.id, "k")]
         )
         session.commit()
@@ -233,6 +241,63 @@ def test_deleting_a_scenario_deletes_its_revisions_schedules_runs_and_cells(
 
         assert (count(Scenario), count(ScenarioRevision), count(Schedule)) == (1, 1, 0)
         assert (count(Run), count(RunVersion), count(CellResult)) == (1, 0, 1)
+        assert count(RevisionCell) == 1
+
+
+def test_a_revisions_cells_are_written_once_however_often_runs_plan_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        revision = add_scenario(session)
+        cells = [revision_cell_row(revision.id, key, ordinal=i) for i, key in enumerate("abc")]
+        assert insert_ignoring_duplicates(session, RevisionCell, cells) == 3
+        again = [revision_cell_row(revision.id, k, expected=Verdict.BLOCKED) for k in "abcd"]
+        assert insert_ignoring_duplicates(session, RevisionCell, again) == 1
+        session.commit()
+        rows = session.execute(select(RevisionCell.cell_key, RevisionCell.expected)).all()
+        expected = {row.cell_key: row.expected for row in rows}
+    assert expected == {
+        "a": Verdict.ALLOWED,
+        "b": Verdict.ALLOWED,
+        "c": Verdict.ALLOWED,
+        "d": Verdict.BLOCKED,
+    }
+
+
+def test_a_cell_of_a_revision_that_does_not_exist_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session, pytest.raises(IntegrityError):
+        insert_ignoring_duplicates(session, RevisionCell, [revision_cell_row(4242, "k")])
+
+
+def test_a_clean_cell_stores_no_attempt_details_and_no_overrides(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        run = add_run(session, add_scenario(session))
+        session.add(CellResult(run_id=run.id, cell_key="k", observed=Verdict.BLOCKED, attempts=1))
+        session.commit()
+        session.expire_all()
+        cell = session.get_one(CellResult, (run.id, "k"))
+        assert cell.attempt_details is None
+        assert (cell.expected_override, cell.explanation_override) == (None, None)
+        assert (cell.regression, cell.flaky, cell.raw_outcome) == (False, False, None)
+
+
+def test_schedule_names_are_unique_per_scenario(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        revision = add_scenario(session)
+        other = add_scenario(session, name="other")
+        _schedule(session, revision)
+        _schedule(session, other)
+        session.commit()
+        _schedule_again = Schedule(
+            scenario_id=revision.scenario_id, name="nightly", cron="0 3 * * *"
+        )
+        session.add(_schedule_again)
+        with pytest.raises(IntegrityError):
+            session.commit()
 
 
 def test_deleting_a_schedule_keeps_the_runs_it_started(sessions: sessionmaker[Session]) -> None:
@@ -286,7 +351,7 @@ def test_new_runs_are_queued_with_zero_counts_and_empty_options(
 
 def test_json_columns_keep_their_structure(sessions: sessionmaker[Session]) -> None:
     options = {"versions": ["v1", "v2"], "sources": [], "targets": ["y/backend"]}
-    attempts = [{"outcome": "timeout", "latency_ms": 1000.0}, {"outcome": "connected"}]
+    attempts = [{"raw": "timeout", "latency_ms": 1000.0}, {"raw": "connected"}]
     with sessions() as session:
         run = add_run(session, add_scenario(session), options=options, cluster={"calico": "3.29"})
         insert_ignoring_duplicates(
@@ -304,9 +369,12 @@ ENUM_COLUMNS: list[tuple[str, str, type[StrEnum]]] = [
     ("runs", "trigger", Trigger),
     ("runs", "backend", Backend),
     ("runs", "status", RunStatus),
-    ("cell_results", "protocol", Protocol),
-    ("cell_results", "expected", Verdict),
+    ("schedules", "backend", Backend),
+    ("revision_cells", "protocol", Protocol),
+    ("revision_cells", "expected", Verdict),
     ("cell_results", "observed", Verdict),
+    ("cell_results", "raw_outcome", RawOutcome),
+    ("cell_results", "expected_override", Verdict),
     ("api_tokens", "role", TokenRole),
 ]
 
@@ -318,7 +386,10 @@ def test_enum_columns_accept_exactly_the_values_of_their_enum(
     engine: Engine, sessions: sessionmaker[Session], table: str, column: str, enum: type[StrEnum]
 ) -> None:
     with sessions() as session:
-        run = add_run(session, add_scenario(session))
+        revision = add_scenario(session)
+        run = add_run(session, revision)
+        _schedule(session, revision)
+        insert_ignoring_duplicates(session, RevisionCell, [revision_cell_row(revision.id, "k")])
         insert_ignoring_duplicates(session, CellResult, [cell_row(run.id, "k")])
         session.add(ApiToken(name="ci", role=TokenRole.VIEWER, token_hash="f" * 64, prefix="nd_1"))
         session.commit()
@@ -338,3 +409,48 @@ def test_enum_columns_accept_exactly_the_values_of_their_enum(
 def enum_value_in_other_case(enum: type[StrEnum]) -> str:
     value = next(iter(enum)).value
     return value.lower() if value != value.lower() else value.upper()
+
+
+def test_the_bulk_insert_stores_every_column_and_ignores_duplicates(
+    sessions: sessionmaker[Session],
+) -> None:
+    details = [{"number": 1, "raw": "timeout"}, {"number": 2, "raw": "connected"}]
+    with sessions() as session:
+        revision = add_scenario(session)
+        run = add_run(session, revision)
+        first = [
+            cell_row(run.id, "a"),
+            cell_row(run.id, "b", attempts=2, attempt_details=details, flaky=True),
+            cell_row(run.id, "c", raw_outcome=None, latency_ms=None, observed=Verdict.INVALID),
+            cell_row(run.id, "d", expected_override=Verdict.BLOCKED, explanation_override="why"),
+        ]
+        assert bulk_insert_ignoring_duplicates(session, CellResult, first) == 4
+        again = [cell_row(run.id, k, observed=Verdict.ERROR) for k in ("a", "b", "e", "e")]
+        assert bulk_insert_ignoring_duplicates(session, CellResult, again) == 1
+        cells = [revision_cell_row(revision.id, "a"), revision_cell_row(revision.id, "b")]
+        assert bulk_insert_ignoring_duplicates(session, RevisionCell, cells) == 2
+        session.commit()
+        session.expire_all()
+        stored = _cells(session, run.id)
+        sql_nulls = session.scalar(
+            select(func.count()).select_from(CellResult).where(CellResult.attempt_details.is_(None))
+        )
+    assert sorted(stored) == ["a", "b", "c", "d", "e"]
+    assert stored["a"].observed is Verdict.ALLOWED
+    assert (stored["b"].attempt_details, stored["b"].flaky) == (details, True)
+    assert (stored["c"].raw_outcome, stored["c"].latency_ms) == (None, None)
+    assert (stored["d"].expected_override, stored["d"].explanation_override) == (
+        Verdict.BLOCKED,
+        "why",
+    )
+    # No details is SQL NULL, not JSON null: queries can ask for "attempt_details IS NULL".
+    assert sql_nulls == 4
+
+
+def test_the_bulk_insert_wants_every_column(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        run = add_run(session, add_scenario(session))
+        row = cell_row(run.id, "a")
+        del row["flaky"]
+        with pytest.raises(ValueError, match="must name every column"):
+            bulk_insert_ignoring_duplicates(session, CellResult, [row])

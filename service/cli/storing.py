@@ -1,0 +1,117 @@
+"""`netpol-drift run` on the embedded default: stored, executed by the in-process dispatcher.
+
+The run goes where every run goes (a scenario revision, a queued run, shards
+executed through :func:`service.runs.execute.execute_shard`, cells stored,
+finished by counting), in the database of ``$NETPOL_DRIFT_DATABASE_URL`` or the
+SQLite file in the user's data directory, whose schema is made on first use.
+The report is put together from the shards' results, so it is the same report
+the command always printed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy.exc import OperationalError
+
+from service.cluster.faults import FaultConfig
+from service.cluster.simulated import SimulatedCluster
+from service.errors import FieldPath, InvalidInput, Problem
+from service.runner.results import RunResult
+from service.runner.shard import ProgressCallback, RunOptions
+from service.runs.create import RunRequest, create_run
+from service.runs.dispatch import InProcessDispatcher
+from service.runs.planning import PlanCache
+from service.runs.results import assemble_result
+from service.runs.settings import RunSettings, SimulatorSettings
+from service.scenario.model import Scenario
+from service.store.engine import (
+    DATABASE_URL_ENV,
+    default_database_url,
+    make_engine,
+    make_session_factory,
+    parse_database_url,
+)
+from service.store.enums import Trigger
+from service.store.migrate import ensure_schema
+
+__all__ = ["StoredRun", "run_and_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    result: RunResult
+    run_id: int
+    # Where it was stored, without a password.
+    database: str
+
+
+def run_and_store(
+    scenario: Scenario,
+    *,
+    versions: tuple[str, ...],
+    options: RunOptions,
+    faults: FaultConfig,
+    source_text: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> StoredRun:
+    """Create, execute and store a simulated run of ``scenario``; the report's result."""
+    url = default_database_url()
+    shown = parse_database_url(url, field=DATABASE_URL_ENV).render_as_string(hide_password=True)
+    settings = RunSettings(
+        versions=versions,
+        attempts=options.attempts,
+        retry_interval_s=options.retry_interval_s,
+        sources_per_shard=options.sources_per_shard,
+        simulator=SimulatorSettings(faults=faults),
+    )
+    try:
+        ensure_schema(url)
+    except OperationalError as err:
+        raise InvalidInput(
+            Problem(
+                f"cannot use the database {shown}: {err.orig}", path=FieldPath((DATABASE_URL_ENV,))
+            )
+        ) from err
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        plans = PlanCache()
+        created = create_run(
+            sessions,
+            RunRequest(
+                scenario=scenario, trigger=Trigger.CLI, settings=settings, source_text=source_text
+            ),
+            plans=plans,
+        )
+        workers = min(4, os.cpu_count() or 1)
+        with InProcessDispatcher(
+            sessions, plans=plans, workers=workers, progress=_locked(progress)
+        ) as dispatcher:
+            outcomes = dispatcher.run(created.run_id, created.shard_keys)
+    finally:
+        engine.dispose()
+    info = SimulatedCluster(faults=faults).describe()
+    result = assemble_result(
+        created.plan,
+        outcomes,
+        backend=info.backend,
+        cluster=info.cluster,
+        backend_versions=info.versions,
+    )
+    return StoredRun(result=result, run_id=created.run_id, database=shown)
+
+
+def _locked(progress: ProgressCallback | None) -> ProgressCallback | None:
+    """Shards report from several threads; a progress bar is not thread-safe."""
+    if progress is None:
+        return None
+    lock = threading.Lock()
+
+    def report(cells: int) -> None:
+        with lock:
+            progress(cells)
+
+    return report

@@ -1,0 +1,1 @@
+"""Tests of the Kubernetes backend, driven through the real client against a fake API server."""

@@ -1,0 +1,143 @@
+"""Worker configuration from the environment (12-factor), and the Celery settings it makes.
+
+========================================  ==============================================
+``NETPOL_DRIFT_BROKER_URL``               the Redis broker, e.g. redis://redis:6379/0
+``NETPOL_DRIFT_DATABASE_URL``             the database (PostgreSQL in production)
+``NETPOL_DRIFT_VISIBILITY_TIMEOUT_S``     seconds before an unacknowledged shard is
+                                          delivered again (default 3600); keep it above
+                                          the longest shard
+``NETPOL_DRIFT_TICK_INTERVAL_S``          beat: how often schedules are checked (15)
+``NETPOL_DRIFT_REAP_INTERVAL_S``          beat: how often runs are reaped and stalled
+                                          runs resumed (60)
+``NETPOL_DRIFT_STALLED_AFTER_S``          a run without progress this long gets its
+                                          missing shards sent again (900)
+========================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from service.errors import FieldPath, InvalidInput, Problem
+from service.store.engine import DATABASE_URL_ENV, default_database_url
+
+__all__ = ["BROKER_URL_ENV", "SETTINGS_KEY", "WorkerSettings", "beat_schedule", "celery_config"]
+
+BROKER_URL_ENV: Final = "NETPOL_DRIFT_BROKER_URL"
+SETTINGS_KEY: Final = "netpol_drift_settings"
+_VISIBILITY_ENV: Final = "NETPOL_DRIFT_VISIBILITY_TIMEOUT_S"
+_TICK_ENV: Final = "NETPOL_DRIFT_TICK_INTERVAL_S"
+_REAP_ENV: Final = "NETPOL_DRIFT_REAP_INTERVAL_S"
+_STALLED_ENV: Final = "NETPOL_DRIFT_STALLED_AFTER_S"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    broker_url: str
+    database_url: str
+    visibility_timeout_s: float = 3600.0
+    tick_interval_s: float = 15.0
+    reap_interval_s: float = 60.0
+    stalled_after_s: float = 900.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Read the environment; InvalidInput names each variable that is missing or wrong."""
+        env = os.environ if environ is None else environ
+        problems: list[Problem] = []
+        broker = env.get(BROKER_URL_ENV, "").strip()
+        if not broker:
+            problems.append(
+                Problem(
+                    "not set: expected the Redis broker URL, e.g. redis://127.0.0.1:6379/0",
+                    path=FieldPath((BROKER_URL_ENV,)),
+                )
+            )
+        database = env.get(DATABASE_URL_ENV, "").strip() or default_database_url()
+
+        def seconds(name: str, default: float) -> float:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not (math.isfinite(value) and value > 0):
+                problems.append(
+                    Problem(f"expected seconds > 0, got {text!r}", path=FieldPath((name,)))
+                )
+                return default
+            return value
+
+        settings = cls(
+            broker_url=broker,
+            database_url=database,
+            visibility_timeout_s=seconds(_VISIBILITY_ENV, 3600.0),
+            tick_interval_s=seconds(_TICK_ENV, 15.0),
+            reap_interval_s=seconds(_REAP_ENV, 60.0),
+            stalled_after_s=seconds(_STALLED_ENV, 900.0),
+        )
+        InvalidInput.collect(problems)
+        return settings
+
+
+def celery_config(settings: WorkerSettings) -> dict[str, Any]:
+    """The Celery settings of netpol-drift's app (see workers/app.py)."""
+    return {
+        "broker_url": settings.broker_url,
+        # Counting happens in the database; nobody reads task results.
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        # A shard is acknowledged after it ran; a worker that dies mid-shard leaves it
+        # to be delivered again (idempotent storing makes that safe).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # With late acks, a prefetched message is one a dead worker would sit on.
+        "worker_prefetch_multiplier": 1,
+        # Redis redelivers an unacknowledged message after this long. Kombu looks for
+        # such messages every interval x throttle seconds (100 by default): every
+        # interval here, so a dead worker's shard comes back soon after the timeout.
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": _restore_interval(settings.visibility_timeout_s),
+            "unacked_restore_throttle": 1,
+        },
+        "broker_connection_retry_on_startup": True,
+        # A shard that lost its broker connection still finishes and stores its cells;
+        # its message (if the broker lost it) is resent by the stalled-run sweep.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "task_default_queue": "netpol-drift",
+        "timezone": "UTC",
+        "enable_utc": True,
+        # Ours, read by the tasks (database URL, sweep timings).
+        SETTINGS_KEY: settings,
+    }
+
+
+def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
+    # expires: a tick nobody picked up before the next one is useless, so it is dropped
+    # rather than piling up while every worker is down.
+    return {
+        "tick-schedules": {
+            "task": "netpol_drift.tick_schedules",
+            "schedule": settings.tick_interval_s,
+            "options": {"expires": settings.tick_interval_s},
+        },
+        "reap-runs": {
+            "task": "netpol_drift.reap_runs",
+            "schedule": settings.reap_interval_s,
+            "options": {"expires": settings.reap_interval_s},
+        },
+    }
+
+
+def _restore_interval(visibility_timeout_s: float) -> int:
+    """Seconds between kombu's sweeps for expired unacknowledged messages (1 to 10)."""
+    return max(1, min(10, int(visibility_timeout_s // 3)))

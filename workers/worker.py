@@ -1,0 +1,24 @@
+"""The entry point of worker and beat processes; configured from the environment.
+
+    NETPOL_DRIFT_BROKER_URL=redis://127.0.0.1:6379/0 \\
+    NETPOL_DRIFT_DATABASE_URL=postgresql://netpol@db/netpol \\
+        celery -A workers.worker worker --loglevel=INFO
+    celery -A workers.worker beat --loglevel=INFO     # exactly one per deployment is
+                                                      # enough; two do no harm
+
+Workers on any number of machines point at the same broker and database. Beat
+sends two periodic tasks: ``tick_schedules`` (fire due schedules) and
+``reap_runs`` (close runs past their deadline, resend shards of stalled runs);
+see :mod:`workers.config` for their intervals.
+"""
+
+from __future__ import annotations
+
+from workers.app import celery_init_app
+from workers.config import WorkerSettings, beat_schedule, celery_config
+
+__all__ = ["app"]
+
+
+_settings = WorkerSettings.from_env()
+app = celery_init_app({**celery_config(_settings), "beat_schedule": beat_schedule(_settings)})
