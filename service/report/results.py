@@ -100,6 +100,15 @@ def _version_section(version: VersionResult) -> list[str]:
         f"{version.version}: {_n(c.cells, 'cell')} ({c.probed} probed, {c.invalid} invalid); "
         f"{_n(c.regressions, 'regression')}, {c.flaky} flaky, {_n(c.errors, 'error')}"
     )
+    checks = [(r, check) for r in version.cells for check in r.checks]
+    if checks:
+        held = sum(1 for _, check in checks if check.held)
+        out.append(f"explicit expectations: {held} of {len(checks)} held")
+        out.extend(
+            f"  {'held  ' if check.held else 'FAILED'} {r.cell}: expected "
+            f"{check.expectation.verdict}, observed {r.observed}  ({_short(check.label)})"
+            for r, check in checks
+        )
     regressions = version.regressions
     if regressions:
         out.append(f"regressions ({len(regressions)}):")
@@ -183,6 +192,11 @@ def _run_summary(result: RunResult) -> str:
         f"{head}: FAILED, {_n(c.regressions, 'regression')} ({_n(c.errors, 'error')}, "
         f"{_n(c.failed_expectations, 'failed expectation')}), {c.flaky} flaky"
     )
+
+
+def _short(text: str, width: int = 60) -> str:
+    # Notes can be paragraphs; the table shows their start, the JSON output all of it.
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _n(count: int, word: str) -> str:

@@ -129,3 +129,21 @@ def test_junit_reports_errors_apart_from_failures_and_flakes_as_properties() -> 
     root = ET.fromstring(render_junit(lossy))
     flaky = root.findall("./testsuite/testcase/properties/property[@name='flaky'][@value='true']")
     assert len(flaky) == lossy.counts.flaky > 0
+
+
+def test_table_lists_each_explicit_expectation_as_held_or_failed() -> None:
+    window = EnforcementWindow("deny-all", WindowMode.FAIL_OPEN)
+    text = render_table(_run(workshop(), FaultConfig(windows=(window,))))
+    section = text.split("== version deny-all")[1].split("== version")[0]
+    assert "explicit expectations: 0 of 1 held" in section
+    assert (
+        "  FAILED development/unlabelled -> development/backend 80/TCP: expected blocked, "
+        "observed allowed  (workshop 1.5"
+    ) in section
+
+    clean = render_table(_run(workshop()))
+    assert "FAILED" not in clean
+    headers = [line.split() for line in clean.splitlines() if line.startswith("explicit exp")]
+    held = sum(int(words[2]) for words in headers)
+    assert held == sum(int(words[4]) for words in headers) > 0
+    assert clean.count("\n  held   ") == held
