@@ -26,6 +26,7 @@ def celery_init_app(config: Mapping[str, Any]) -> Any:
     app.config_from_object(dict(config))
     app.set_default()
     # Registers the shared tasks with this app even where nothing imported them yet.
+    import service.notify.tasks  # noqa: F401
     import workers.tasks  # noqa: F401
 
     return app

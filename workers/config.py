@@ -11,7 +11,18 @@
                                           runs resumed (60)
 ``NETPOL_DRIFT_STALLED_AFTER_S``          a run without progress this long gets its
                                           missing shards sent again (900)
+``NETPOL_DRIFT_KUBECONFIG``               Kubernetes runs: a kubeconfig (and
+``NETPOL_DRIFT_CONTEXT``                  its context), the cluster named after the
+                                          context (else ``default``)
+``NETPOL_DRIFT_CLUSTERS_FILE``            Kubernetes runs: a clusters file of named targets
+                                          (``NETPOL_DRIFT_CLUSTERS`` is read too)
+``NETPOL_DRIFT_SWEEP_INTERVAL_S``         beat: how often the janitor deletes expired run
+                                          namespaces on those clusters (600); only when
+                                          a Kubernetes target is configured
 ========================================  ==============================================
+
+Paths only: the kubeconfigs are read when a Kubernetes shard needs them, and
+credentials never leave the process (never stored, never logged).
 """
 
 from __future__ import annotations
@@ -33,6 +44,14 @@ _VISIBILITY_ENV: Final = "NETPOL_DRIFT_VISIBILITY_TIMEOUT_S"
 _TICK_ENV: Final = "NETPOL_DRIFT_TICK_INTERVAL_S"
 _REAP_ENV: Final = "NETPOL_DRIFT_REAP_INTERVAL_S"
 _STALLED_ENV: Final = "NETPOL_DRIFT_STALLED_AFTER_S"
+_SWEEP_ENV: Final = "NETPOL_DRIFT_SWEEP_INTERVAL_S"
+# The environment the Kubernetes targets are read from (service.runs.kubernetes).
+_KUBERNETES_ENV: Final = (
+    "NETPOL_DRIFT_KUBECONFIG",
+    "NETPOL_DRIFT_CONTEXT",
+    "NETPOL_DRIFT_CLUSTERS_FILE",
+    "NETPOL_DRIFT_CLUSTERS",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +62,15 @@ class WorkerSettings:
     tick_interval_s: float = 15.0
     reap_interval_s: float = 60.0
     stalled_after_s: float = 900.0
+    sweep_interval_s: float = 600.0
+    # The NETPOL_DRIFT_* variables naming Kubernetes targets, as (name, value) pairs.
+    kubernetes_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def kubernetes_configured(self) -> bool:
+        """Whether a kubeconfig or a clusters file is named (not whether it works)."""
+        names = {"NETPOL_DRIFT_KUBECONFIG", "NETPOL_DRIFT_CLUSTERS_FILE", "NETPOL_DRIFT_CLUSTERS"}
+        return any(name in names and value for name, value in self.kubernetes_env)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -81,6 +109,10 @@ class WorkerSettings:
             tick_interval_s=seconds(_TICK_ENV, 15.0),
             reap_interval_s=seconds(_REAP_ENV, 60.0),
             stalled_after_s=seconds(_STALLED_ENV, 900.0),
+            sweep_interval_s=seconds(_SWEEP_ENV, 600.0),
+            kubernetes_env=tuple(
+                (name, env[name].strip()) for name in _KUBERNETES_ENV if env.get(name, "").strip()
+            ),
         )
         InvalidInput.collect(problems)
         return settings
@@ -124,7 +156,7 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
 def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
     # expires: a tick nobody picked up before the next one is useless, so it is dropped
     # rather than piling up while every worker is down.
-    return {
+    schedule = {
         "tick-schedules": {
             "task": "netpol_drift.tick_schedules",
             "schedule": settings.tick_interval_s,
@@ -136,6 +168,13 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
             "options": {"expires": settings.reap_interval_s},
         },
     }
+    if settings.kubernetes_configured:
+        schedule["sweep-expired"] = {
+            "task": "netpol_drift.sweep_expired",
+            "schedule": settings.sweep_interval_s,
+            "options": {"expires": settings.sweep_interval_s},
+        }
+    return schedule
 
 
 def _restore_interval(visibility_timeout_s: float) -> int:

@@ -13,7 +13,9 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.runs.backends import default_backends
 from service.runs.dispatch import Dispatcher, InProcessDispatcher
+from service.runs.kubernetes import backend_from_environment, cleanup_on_close
 from service.runs.planning import PlanCache
 from workers.config import BROKER_URL_ENV, WorkerSettings, celery_config
 
@@ -44,11 +46,21 @@ def dispatcher_from_env(
     """Celery when ``NETPOL_DRIFT_BROKER_URL`` is set, else the in-process thread pool.
 
     What an adapter that starts runs (the API, ``netpol-drift serve``) calls once at
-    start-up; the in-process one must be closed at shutdown.
+    start-up; the in-process one must be closed at shutdown. In-process, Kubernetes
+    runs go to the clusters the environment names (as on a worker), and every run the
+    process closes is cleaned up from its cluster.
     """
     env = os.environ if environ is None else environ
     if not env.get(BROKER_URL_ENV, "").strip():
-        return InProcessDispatcher(sessions, plans=plans)
+        kubernetes = backend_from_environment(env)
+        if kubernetes is None:
+            return InProcessDispatcher(sessions, plans=plans)
+        return InProcessDispatcher(
+            sessions,
+            plans=plans,
+            backends=default_backends(kubernetes=kubernetes),
+            on_close=cleanup_on_close(kubernetes),
+        )
     from workers.app import celery_init_app
 
     return CeleryDispatcher(celery_init_app(celery_config(WorkerSettings.from_env(env))))

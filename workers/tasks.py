@@ -4,7 +4,9 @@
 - ``finish_run(run_id)``: close a run whose cells are all stored;
 - ``reap_runs()``: close runs past their deadline; send again the missing
   shards of runs that made no progress for a while (a broker that lost them);
-- ``tick_schedules()``: fire the schedules that are due (beat, every few seconds).
+- ``tick_schedules()``: fire the schedules that are due (beat, every few seconds);
+- ``sweep_expired()``: the janitor on the worker's Kubernetes clusters (beat, when
+  a Kubernetes target is configured): expired run namespaces and Calico objects.
 
 Every task is acknowledged late and given back when its worker dies, so a
 shard runs again elsewhere; storing is idempotent, so it never counts twice.
@@ -29,13 +31,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.runs.dispatch import resume_stalled_runs
 from service.runs.execute import INFRASTRUCTURE_ERRORS, execute_shard
+from service.runs.kubernetes import sweep_clusters
 from service.runs.lifecycle import fail_run, finish_if_complete, reap_runs
 from service.runs.schedules import tick_schedules
 from workers.config import SETTINGS_KEY, WorkerSettings
 from workers.context import WorkerContext, worker_context
 from workers.dispatch import RUN_SHARD_TASK, CeleryDispatcher
 
-__all__ = ["RETRYABLE", "finish_run_task", "reap_runs_task", "run_shard_task", "tick_task"]
+__all__ = [
+    "RETRYABLE",
+    "finish_run_task",
+    "reap_runs_task",
+    "run_shard_task",
+    "sweep_task",
+    "tick_task",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +116,22 @@ def tick(task: Any) -> list[int]:
     return [run.run_id for run in created]
 
 
+def sweep(task: Any) -> dict[str, Any]:
+    context = _context(task)
+    if context.kubernetes is None:
+        return {"skipped": "no Kubernetes target is configured on this worker"}
+    reports = sweep_clusters(context.kubernetes.targets)
+    for name, report in reports.items():
+        for line in report.lines():
+            log.info("janitor on %s: %s", name, line)
+    return {name: report.lines() for name, report in reports.items()}
+
+
 run_shard_task = shared_task(name=RUN_SHARD_TASK, bind=True, **_LATE, **_RETRY)(run_shard)
 finish_run_task = shared_task(name="netpol_drift.finish_run", bind=True, **_LATE, **_RETRY)(
     finish_run
 )
 reap_runs_task = shared_task(name="netpol_drift.reap_runs", bind=True, **_LATE, **_RETRY)(reap)
 tick_task = shared_task(name="netpol_drift.tick_schedules", bind=True, **_LATE, **_RETRY)(tick)
+# Not retried: the next sweep comes soon, and a cluster that cannot be used is reported.
+sweep_task = shared_task(name="netpol_drift.sweep_expired", bind=True, **_LATE)(sweep)

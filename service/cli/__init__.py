@@ -29,13 +29,16 @@ def cli() -> None:
 def _register() -> None:
     # Imported here so that `netpol-drift --help` stays fast and each command
     # module can import heavier dependencies (numpy) at its own top.
-    from service.cli import analyze, db, janitor, mutate, run, schedule
+    from service.cli import analyze, chaos, db, janitor, mutate, run, schedule, serve, token
 
     cli.add_command(analyze.analyze)
+    cli.add_command(chaos.chaos_command)
     cli.add_command(db.db)
     cli.add_command(janitor.janitor_command)
     cli.add_command(mutate.mutate_command)
     cli.add_command(schedule.schedule)
+    cli.add_command(serve.serve_command)
+    cli.add_command(token.token)
     cli.add_command(run.run_command)
     cli.add_command(run.validate_command)
 

@@ -30,6 +30,7 @@ from service.cluster.kubernetes.config import resolve_target
 from service.cluster.kubernetes.options import DEFAULT_AGNHOST
 from service.errors import FieldPath, InvalidInput, Problem
 from service.runner.results import RunResult
+from service.runs.kubernetes_settings import KubernetesSettings
 
 __all__ = [
     "BACKENDS",
@@ -39,6 +40,7 @@ __all__ = [
     "choose_backend",
     "kubernetes_cluster",
     "kubernetes_options",
+    "kubernetes_settings",
     "refuse_options",
     "target_from",
     "target_options",
@@ -251,7 +253,31 @@ def kubernetes_cluster(
     return KubernetesCluster(target=target, options=options)
 
 
-def tell_cluster_notes(cluster: Cluster, result: RunResult) -> None:
+def kubernetes_settings(
+    target: ClusterTarget,
+    *,
+    probe_mode: str,
+    probe_timeout: float,
+    namespace_prefix: str,
+    agnhost_image: str,
+    ready_timeout: float,
+    exec_concurrency: int,
+    settle: float,
+) -> KubernetesSettings:
+    """What a stored run keeps of the options: the cluster by name, never its kubeconfig."""
+    return KubernetesSettings(
+        cluster=target.name,
+        probe_mode=probe_mode,
+        probe_timeout_s=probe_timeout,
+        namespace_prefix=namespace_prefix,
+        agnhost_image=agnhost_image,
+        ready_timeout_s=ready_timeout,
+        exec_concurrency=exec_concurrency,
+        settle_s=settle,
+    )
+
+
+def tell_cluster_notes(cluster: Cluster | None, result: RunResult) -> None:
     """Convergence times and cleanup leftovers go to stderr; stdout keeps the report."""
     for version in result.versions:
         settled = version.convergence

@@ -6,8 +6,10 @@ embedded default) or on a Kubernetes cluster (``--kubeconfig``/``--context``,
 prints, per policy version, the truth table with every regression explained.
 Exit status: 0 when every expected verdict and every expectation held, 1 when
 a regression was found, 2 on invalid input or a cluster that could not be used
-(with nothing on stdout). ``validate`` checks a scenario and its policies and
-plans its matrix without probing anything. The backend options live in
+(with nothing on stdout). Runs are stored (unless ``--no-store``), on either
+backend; a Kubernetes run records the cluster by the name it was given, never
+its kubeconfig. ``validate`` checks a scenario and its policies and plans its
+matrix without probing anything. The backend options live in
 :mod:`service.cli.cluster_options`.
 """
 
@@ -28,6 +30,7 @@ from service.cli.cluster_options import (
     choose_backend,
     kubernetes_cluster,
     kubernetes_options,
+    kubernetes_settings,
     refuse_options,
     target_from,
     tell_cluster_notes,
@@ -35,6 +38,8 @@ from service.cli.cluster_options import (
 from service.cli.storing import StoredRun, run_and_store
 from service.cluster.base import Cluster
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
+from service.cluster.kubernetes.calico_rewrite import calico_problems
+from service.cluster.kubernetes.config import ClusterTarget, connect
 from service.cluster.kubernetes.policies import reserved_label_problems
 from service.cluster.simulated import SimulatedCluster
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
@@ -43,6 +48,8 @@ from service.runner.convergence import ConvergenceOptions
 from service.runner.results import RunResult
 from service.runner.run import run_matrix
 from service.runner.shard import RunOptions
+from service.runs.kubernetes import KubernetesBackend
+from service.runs.kubernetes_settings import KubernetesSettings
 from service.scenario.cells import CellKind
 from service.scenario.load import load_scenario
 from service.scenario.model import Scenario, Verdict
@@ -79,7 +86,7 @@ RENDERERS = {"table": render_table, "json": render_json, "junit": render_junit}
 @click.option(
     "--no-store",
     is_flag=True,
-    help="Do not store the run (by default simulated runs are stored in the database of "
+    help="Do not store the run (by default runs are stored in the database of "
     "$NETPOL_DRIFT_DATABASE_URL, else the embedded SQLite file).",
 )
 @click.option("--attempts", type=int, default=3, show_default=True, help="Probes per cell at most.")
@@ -132,14 +139,32 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     )
     options = RunOptions(attempts=args.attempts, retry_interval_s=args.retry_interval)
     matrix = plan_matrix(loaded, versions=args.versions)
-    cluster: Cluster
+    cluster: Cluster | None
+    kubernetes: tuple[KubernetesSettings, KubernetesBackend] | None = None
     if backend == "kubernetes":
         refuse_options(ctx, FAULT_OPTIONS, "the simulator")
         InvalidInput.collect(
-            p for v in matrix.versions for p in reserved_label_problems(v.policies, version=v.name)
+            p
+            for v in matrix.versions
+            for p in (
+                *reserved_label_problems(v.policies, version=v.name),
+                *calico_problems(v.policies, version=v.name),
+            )
         )
-        cluster = _kubernetes_cluster(args)
         settle = DEFAULT_SETTLE_S if args.settle is None else args.settle
+        target = _target(args)
+        # A kubeconfig that cannot be used is exit 2 before anything is stored.
+        connection = connect(target)
+        if args.no_store:
+            cluster = _kubernetes_cluster(args, target)
+        else:
+            cluster = None
+            kubernetes = (
+                _stored_settings(args, target, settle),
+                KubernetesBackend(
+                    targets={target.name: target}, connections={target.name: connection}
+                ),
+            )
     else:
         refuse_options(ctx, KUBERNETES_OPTIONS, "a Kubernetes cluster", explicit_only=True)
         cluster = SimulatedCluster(faults=_faults(loaded, args))
@@ -147,12 +172,19 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     convergence = ConvergenceOptions(settle_s=settle) if settle > 0 else None
     stored: StoredRun | None = None
     try:
-        # Stored runs go shard by shard through the in-process dispatcher; canary polling
-        # and the Kubernetes backend still run on one cluster here, unstored.
-        if isinstance(cluster, SimulatedCluster) and convergence is None and not args.no_store:
+        # Stored runs go shard by shard through the in-process dispatcher (a Kubernetes
+        # run's shards poll their canaries there); canary polling on the simulator still
+        # runs on one cluster here, unstored.
+        if kubernetes is not None:
+            stored = _execute_stored(
+                loaded, scenario, args, options, FaultConfig(), kubernetes=kubernetes
+            )
+            result = stored.result
+        elif isinstance(cluster, SimulatedCluster) and convergence is None and not args.no_store:
             stored = _execute_stored(loaded, scenario, args, options, cluster.faults)
             result = stored.result
         else:
+            assert cluster is not None
             result = _execute(matrix, loaded, cluster, options, convergence)
     except ClusterError as err:
         raise click.ClickException(f"the cluster could not be used: {err}") from err
@@ -224,14 +256,30 @@ class _RunArgs:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _kubernetes_cluster(args: _RunArgs) -> Cluster:
-    target = target_from(
+def _target(args: _RunArgs) -> ClusterTarget:
+    return target_from(
         kubeconfig=args.kubeconfig,
         context=args.context,
         in_cluster=args.in_cluster,
         cluster_name=args.cluster_name,
         clusters_file=args.clusters_file,
     )
+
+
+def _stored_settings(args: _RunArgs, target: ClusterTarget, settle: float) -> KubernetesSettings:
+    return kubernetes_settings(
+        target,
+        probe_mode=args.probe_mode,
+        probe_timeout=args.probe_timeout,
+        namespace_prefix=args.namespace_prefix,
+        agnhost_image=args.agnhost_image,
+        ready_timeout=args.ready_timeout,
+        exec_concurrency=args.exec_concurrency,
+        settle=settle,
+    )
+
+
+def _kubernetes_cluster(args: _RunArgs, target: ClusterTarget) -> Cluster:
     return kubernetes_cluster(
         target,
         probe_mode=args.probe_mode,
@@ -271,7 +319,13 @@ def _execute(
 
 
 def _execute_stored(
-    scenario: Scenario, path: Path, args: _RunArgs, options: RunOptions, faults: FaultConfig
+    scenario: Scenario,
+    path: Path,
+    args: _RunArgs,
+    options: RunOptions,
+    faults: FaultConfig,
+    *,
+    kubernetes: tuple[KubernetesSettings, KubernetesBackend] | None = None,
 ) -> StoredRun:
     def run(progress: Callable[[int], None] | None) -> StoredRun:
         return run_and_store(
@@ -281,6 +335,7 @@ def _execute_stored(
             faults=faults,
             source_text=_source_text(path),
             progress=progress,
+            kubernetes=kubernetes,
         )
 
     if not sys.stderr.isatty():

@@ -5,7 +5,10 @@ executed through :func:`service.runs.execute.execute_shard`, cells stored,
 finished by counting), in the database of ``$NETPOL_DRIFT_DATABASE_URL`` or the
 SQLite file in the user's data directory, whose schema is made on first use.
 The report is put together from the shards' results, so it is the same report
-the command always printed.
+the command always printed. A run on a Kubernetes cluster goes the same way
+(:class:`~service.runs.kubernetes.KubernetesBackend`): each version in its own
+namespaces, shards in parallel, the cluster cleaned up when the run closes, and
+where it ran read back from the run's record.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from service.cluster.faults import FaultConfig
@@ -21,8 +26,11 @@ from service.cluster.simulated import SimulatedCluster
 from service.errors import FieldPath, InvalidInput, Problem
 from service.runner.results import RunResult
 from service.runner.shard import ProgressCallback, RunOptions
+from service.runs.backends import default_backends
 from service.runs.create import RunRequest, create_run
 from service.runs.dispatch import InProcessDispatcher
+from service.runs.kubernetes import KubernetesBackend, cleanup_on_close
+from service.runs.kubernetes_settings import KubernetesSettings
 from service.runs.planning import PlanCache
 from service.runs.results import assemble_result
 from service.runs.settings import RunSettings, SimulatorSettings
@@ -34,8 +42,9 @@ from service.store.engine import (
     make_session_factory,
     parse_database_url,
 )
-from service.store.enums import Trigger
+from service.store.enums import Backend, Trigger
 from service.store.migrate import ensure_schema
+from service.store.models import Run
 
 __all__ = ["StoredRun", "run_and_store"]
 
@@ -56,8 +65,13 @@ def run_and_store(
     faults: FaultConfig,
     source_text: str | None = None,
     progress: ProgressCallback | None = None,
+    kubernetes: tuple[KubernetesSettings, KubernetesBackend] | None = None,
 ) -> StoredRun:
-    """Create, execute and store a simulated run of ``scenario``; the report's result."""
+    """Create, execute and store a run of ``scenario``; the report's result.
+
+    On the simulator with ``faults``, or, with ``kubernetes``, on the cluster the
+    settings name, through that backend.
+    """
     url = default_database_url()
     shown = parse_database_url(url, field=DATABASE_URL_ENV).render_as_string(hide_password=True)
     settings = RunSettings(
@@ -66,6 +80,7 @@ def run_and_store(
         retry_interval_s=options.retry_interval_s,
         sources_per_shard=options.sources_per_shard,
         simulator=SimulatorSettings(faults=faults),
+        kubernetes=kubernetes[0] if kubernetes is not None else None,
     )
     try:
         ensure_schema(url)
@@ -76,30 +91,53 @@ def run_and_store(
             )
         ) from err
     engine = make_engine(url)
+    backends = default_backends()
+    remove_cleanup = None
+    if kubernetes is not None:
+        backends = default_backends(kubernetes=kubernetes[1])
+        remove_cleanup = cleanup_on_close(kubernetes[1])
     try:
         sessions = make_session_factory(engine)
         plans = PlanCache()
         created = create_run(
             sessions,
             RunRequest(
-                scenario=scenario, trigger=Trigger.CLI, settings=settings, source_text=source_text
+                scenario=scenario,
+                trigger=Trigger.CLI,
+                backend=Backend.SIMULATED if kubernetes is None else Backend.KUBERNETES,
+                settings=settings,
+                source_text=source_text,
             ),
             plans=plans,
         )
         workers = min(4, os.cpu_count() or 1)
         with InProcessDispatcher(
-            sessions, plans=plans, workers=workers, progress=_locked(progress)
+            sessions, backends=backends, plans=plans, workers=workers, progress=_locked(progress)
         ) as dispatcher:
             outcomes = dispatcher.run(created.run_id, created.shard_keys)
+        with sessions() as session:
+            record: dict[str, Any] = dict(
+                session.scalar(select(Run.cluster).where(Run.id == created.run_id)) or {}
+            )
     finally:
+        if remove_cleanup is not None:
+            remove_cleanup()
         engine.dispose()
-    info = SimulatedCluster(faults=faults).describe()
+    components: tuple[tuple[str, str], ...]
+    if kubernetes is None:
+        info = SimulatedCluster(faults=faults).describe()
+        backend, cluster, components = info.backend, info.cluster, info.versions
+    else:
+        # Where the shards ran, as they recorded it.
+        backend = str(record.get("backend", Backend.KUBERNETES.value))
+        cluster = str(record.get("cluster", kubernetes[0].cluster))
+        components = tuple((str(k), str(v)) for k, v in (record.get("versions") or {}).items())
     result = assemble_result(
         created.plan,
         outcomes,
-        backend=info.backend,
-        cluster=info.cluster,
-        backend_versions=info.versions,
+        backend=backend,
+        cluster=cluster,
+        backend_versions=components,
     )
     return StoredRun(result=result, run_id=created.run_id, database=shown)
 

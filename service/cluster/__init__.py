@@ -7,17 +7,35 @@ backend will live in ``service.cluster.kubernetes``, the only module importing
 the kubernetes client, so nothing here imports it.
 """
 
-from service.cluster.base import Cluster, ClusterInfo, ProbeRequest, ProbeResult, RawOutcome
+from service.cluster.base import (
+    Cluster,
+    ClusterInfo,
+    Perturbation,
+    ProbeRequest,
+    ProbeResult,
+    RawOutcome,
+)
 from service.cluster.clock import Clock, SimulatedClock, SystemClock
-from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
+from service.cluster.faults import (
+    BlackoutMode,
+    Delay,
+    EnforcementWindow,
+    FaultConfig,
+    PerturbationFaults,
+    WindowMode,
+)
 from service.cluster.simulated import SimulatedCluster
 
 __all__ = [
+    "BlackoutMode",
     "Clock",
     "Cluster",
     "ClusterInfo",
+    "Delay",
     "EnforcementWindow",
     "FaultConfig",
+    "Perturbation",
+    "PerturbationFaults",
     "ProbeRequest",
     "ProbeResult",
     "RawOutcome",

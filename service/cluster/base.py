@@ -23,6 +23,14 @@ What a backend must guarantee:
 - ``probe`` raises :class:`~service.errors.ClusterError` only when the whole
   batch failed; the runner turns every cell of the batch into ``exec-error``.
 - Probes are new connections (policy changes do not cut established ones).
+
+Perturbations (chaos experiments, :mod:`service.chaos`) are optional: a backend
+lists what it can do in :attr:`Cluster.supported_perturbations` and implements the
+matching methods; the defaults refuse with a ClusterError. Switching the policy
+version and adding a default-deny need nothing new: they are ``apply_version``
+with another set of policies. Every perturbation acts on the layout's own
+objects, by their layout names; restarting calico-node is the one exception and
+a backend does it only when its operator opted in.
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from types import TracebackType
 from typing import Self
 
 from service.cluster.clock import Clock
-from service.policy.model import IPAddress, Protocol
+from service.errors import ClusterError
+from service.policy.model import IPAddress, Labels, Protocol
 from service.scenario.cells import RawOutcome, verdict_of
 from service.scenario.model import PolicyVersion
 from service.scenario.plan import Layout
@@ -42,6 +52,7 @@ from service.scenario.plan import Layout
 __all__ = [
     "Cluster",
     "ClusterInfo",
+    "Perturbation",
     "ProbeRequest",
     "ProbeResult",
     "RawOutcome",
@@ -86,6 +97,15 @@ class ProbeResult:
     detail: str = ""
 
 
+class Perturbation(StrEnum):
+    """A change a backend can make to a laid-out run, besides applying policies."""
+
+    NAMESPACE_LABELS = "namespace-labels"
+    POD_LABELS = "pod-labels"
+    RECREATE_PODS = "recreate-pods"
+    RESTART_CALICO = "restart-calico"
+
+
 class Cluster(abc.ABC):
     """A place to run probes. All methods take keyword arguments only."""
 
@@ -113,6 +133,38 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def tear_down(self) -> None:
         """Remove what ``set_up`` and ``apply_version`` created; safe to call twice."""
+
+    # --- perturbations (optional; see the module docstring) -------------------------------
+
+    @property
+    def supported_perturbations(self) -> frozenset[Perturbation]:
+        """The perturbations this backend can make; none unless it says so."""
+        return frozenset()
+
+    def set_namespace_labels(self, *, namespace: str, labels: Labels) -> None:
+        """Give the layout's namespace ``namespace`` exactly ``labels`` (its name label aside)."""
+        raise self._cannot(Perturbation.NAMESPACE_LABELS)
+
+    def set_pod_labels(self, *, pod: str, labels: Labels) -> None:
+        """Give the layout's pod ``pod`` (``namespace/name``) exactly ``labels``."""
+        raise self._cannot(Perturbation.POD_LABELS)
+
+    def recreate_pods(self, *, pods: Sequence[str]) -> Mapping[str, IPAddress]:
+        """Delete the layout's ``pods`` and create them again; return once they are Ready,
+        with their new IPs by pod ref. Probes may go to them from that moment."""
+        raise self._cannot(Perturbation.RECREATE_PODS)
+
+    def restart_calico(self) -> tuple[str, ...]:
+        """Restart every calico-node pod and return at once (without waiting for them);
+        the names of the pods restarted. Only with the operator's explicit opt-in."""
+        raise self._cannot(Perturbation.RESTART_CALICO)
+
+    def calico_ready(self) -> bool:
+        """True when no calico-node restart is still under way."""
+        return True
+
+    def _cannot(self, what: Perturbation) -> ClusterError:
+        return ClusterError(f"the {self.describe().backend} backend cannot do {what}")
 
     def __enter__(self) -> Self:
         return self

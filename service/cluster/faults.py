@@ -18,6 +18,12 @@ The faults, all measured on the cluster's (simulated) clock:
   (everything connects) or over-enforced (everything times out).
 - ``refusing_targets``: target pods (``namespace/name``) that answer every
   connection that reaches them with a refusal, as a crashed server would.
+
+How the dataplane takes the perturbations of a chaos experiment (programming
+delays per cell, pods starting and starting un-isolated, calico-node restart
+blackouts) is a separate value, :class:`PerturbationFaults`, drawn from the same
+seed through :meth:`FaultConfig.draw`; its delays are :class:`Delay`
+distributions (constant, uniform or lognormal).
 """
 
 from __future__ import annotations
@@ -26,10 +32,19 @@ import hashlib
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 
 from service.errors import FieldPath, InvalidInput, Problem
 
-__all__ = ["EnforcementWindow", "FaultConfig", "WindowMode"]
+__all__ = [
+    "BlackoutMode",
+    "Delay",
+    "DelayKind",
+    "EnforcementWindow",
+    "FaultConfig",
+    "PerturbationFaults",
+    "WindowMode",
+]
 
 
 class WindowMode(StrEnum):
@@ -156,3 +171,161 @@ class FaultConfig:
 
 def _non_negative(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
+# --- perturbations: how the simulated dataplane reacts to chaos steps ---------------------
+
+
+class DelayKind(StrEnum):
+    CONSTANT = "constant"
+    UNIFORM = "uniform"
+    LOGNORMAL = "lognormal"
+
+
+# A lognormal draw is clamped here: a seeded draw a hair from 1 would otherwise give a
+# delay of hours, which no experiment wants to wait for.
+MAX_DELAY_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """A distribution of delays in seconds, sampled by inverse CDF from a seeded draw.
+
+    ``constant``: always ``a``. ``uniform``: between ``a`` and ``b``. ``lognormal``:
+    median ``a``, shape ``b`` (the sigma of the underlying normal), so that the
+    long tail of Felix apply times under churn can be rehearsed.
+    """
+
+    kind: DelayKind = DelayKind.CONSTANT
+    a: float = 0.0
+    b: float = 0.0
+
+    def __post_init__(self) -> None:
+        InvalidInput.collect(self.problems(FieldPath()))
+
+    def problems(self, path: FieldPath) -> list[Problem]:
+        if not (_non_negative(self.a) and _non_negative(self.b)):
+            return [Problem(f"expected seconds >= 0, got {self.a!r} and {self.b!r}", path)]
+        if self.kind is DelayKind.UNIFORM and self.b < self.a:
+            return [Problem(f"expected low <= high, got {self.a:g} > {self.b:g}", path)]
+        return []
+
+    @property
+    def zero(self) -> bool:
+        """True when every draw is 0 s."""
+        return (self.b if self.kind is DelayKind.UNIFORM else self.a) == 0
+
+    def sample(self, u: float) -> float:
+        """The delay at quantile ``u`` (in [0, 1)) of the distribution."""
+        match self.kind:
+            case DelayKind.CONSTANT:
+                return self.a
+            case DelayKind.UNIFORM:
+                return self.a + (self.b - self.a) * u
+            case DelayKind.LOGNORMAL:
+                if self.a == 0:
+                    return 0.0
+                # inv_cdf needs (0, 1); the draw's resolution is 2**-64 anyway.
+                z = NormalDist().inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+                return min(self.a * math.exp(self.b * z), MAX_DELAY_S)
+
+    @classmethod
+    def parse(cls, text: str, *, path: FieldPath | None = None) -> Delay:
+        """``2``, ``constant:2``, ``uniform:0.5,3`` or ``lognormal:1,0.6`` (median, sigma)."""
+        where = path if path is not None else FieldPath()
+        kind_text, _, args_text = text.strip().partition(":")
+        if not args_text:
+            kind_text, args_text = DelayKind.CONSTANT.value, kind_text
+        expected = (
+            "expected seconds, constant:S, uniform:LOW,HIGH or lognormal:MEDIAN,SIGMA, "
+            f"got {text!r}"
+        )
+        try:
+            kind = DelayKind(kind_text.strip().lower())
+            numbers = [float(part) for part in args_text.split(",")]
+        except ValueError as err:
+            raise InvalidInput(Problem(expected, where)) from err
+        wanted = 1 if kind is DelayKind.CONSTANT else 2
+        if len(numbers) != wanted or not all(math.isfinite(n) for n in numbers):
+            raise InvalidInput(Problem(expected, where))
+        try:
+            return cls(kind, *numbers)
+        except InvalidInput as err:
+            raise InvalidInput([p.under(where) for p in err.problems]) from err
+
+    def __str__(self) -> str:
+        match self.kind:
+            case DelayKind.CONSTANT:
+                return f"{self.a:g} s"
+            case DelayKind.UNIFORM:
+                return f"uniform {self.a:g}-{self.b:g} s"
+            case DelayKind.LOGNORMAL:
+                return f"lognormal median {self.a:g} s sigma {self.b:g}"
+
+
+class BlackoutMode(StrEnum):
+    """What the dataplane does while calico-node restarts.
+
+    ``frozen``: the rules in place keep working, but nothing new is programmed
+    until the restart is over (Felix resyncs when it is back). ``blocked``: every
+    connection times out (routes or the eBPF programs are reloaded). ``open``:
+    every connection gets through (the policy rules are flushed).
+    """
+
+    FROZEN = "frozen"
+    BLOCKED = "blocked"
+    OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class PerturbationFaults:
+    """How the simulated dataplane takes each kind of perturbation; all seeded, all on the
+    simulated clock.
+
+    ``programming``: per cell, how long after a policy change (a version switch,
+    an added default-deny) the cell sees it. ``relabel``: the same after a label
+    change (None: as ``programming``). ``pod_start``: how long a deleted pod takes
+    to be Ready again. ``isolation``: per new pod, how long after it is Ready its
+    policies are programmed; until then no policy isolates it (traffic to and from
+    it is let through, as on Calico when a pod starts before its isolation).
+    ``blackout``: how long a calico-node restart lasts, and ``blackout_mode`` what
+    the dataplane does meanwhile. Changes are programmed in order for each cell:
+    a change never takes effect before the one made before it.
+
+    ``failing_changes``: the numbers (1 for the first) of the changes, version
+    applies and perturbations alike, that raise a ClusterError after taking
+    effect, as when the API server commits a change and the answer is lost.
+    """
+
+    programming: Delay = Delay()
+    relabel: Delay | None = None
+    pod_start: Delay = Delay()
+    isolation: Delay = Delay()
+    blackout: Delay = Delay()
+    blackout_mode: BlackoutMode = BlackoutMode.FROZEN
+    failing_changes: frozenset[int] = frozenset()
+
+    @property
+    def label_delay(self) -> Delay:
+        return self.relabel if self.relabel is not None else self.programming
+
+    @property
+    def any(self) -> bool:
+        delays = (self.programming, self.label_delay, self.pod_start, self.isolation)
+        return not all(d.zero for d in delays) or not self.blackout.zero
+
+    def __str__(self) -> str:
+        parts = []
+        for name, delay in (
+            ("programming", self.programming),
+            ("relabel", self.relabel),
+            ("pod start", self.pod_start),
+            ("isolation", self.isolation),
+        ):
+            if delay is not None and not delay.zero:
+                parts.append(f"{name} {delay}")
+        if not self.blackout.zero:
+            parts.append(f"restart blackout {self.blackout} ({self.blackout_mode})")
+        if self.failing_changes:
+            parts.append("failing changes " + ", ".join(map(str, sorted(self.failing_changes))))
+        return ", ".join(parts) or "no perturbation delays"

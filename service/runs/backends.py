@@ -8,6 +8,12 @@ up on the way out. :data:`Backends` maps each backend of a run to its factory;
 the simulator's is built in, the Kubernetes backend plugs its own in (issue 8)
 without the shard code changing.
 
+A factory may ask the shard to wait until the version is enforced before it
+probes (``ReadyCluster.convergence``): the shard then polls canary cells, once
+per run and version, and stores the convergence time with the version
+(:mod:`service.runs.convergence`). It may also add to the run's record of where
+it ran (``ReadyCluster.record``: cluster identity, never credentials).
+
 The simulator's factory builds a fresh cluster per shard, seeded from the run,
 so any worker anywhere gets the same answers. It applies the run's earlier
 versions before the shard's, each held for the enforcement delay, so the
@@ -21,13 +27,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from typing import TypeAlias
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, TypeAlias
 
 from service.cluster.base import Cluster, ProbeRequest, ProbeResult
 from service.cluster.simulated import SimulatedCluster
 from service.errors import ClusterError
 from service.policy.model import IPAddress
+from service.runner.convergence import ConvergenceOptions
 from service.runs.settings import RunSettings, SimulatorSettings
 from service.scenario.model import PolicyVersion
 from service.scenario.plan import Layout
@@ -40,8 +48,15 @@ __all__ = [
     "ReadyCluster",
     "ShardTarget",
     "default_backends",
+    "run_key",
     "simulated_shard_cluster",
 ]
+
+
+def run_key(run_id: int, created_at: datetime) -> str:
+    """A name for a run that no other database's run shares (ids restart in each database),
+    for backends whose objects outlive a process: run id and creation instant."""
+    return f"{run_id}-{created_at.strftime('%Y%m%d%H%M%S%f')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,8 @@ class ShardTarget:
     # The run's versions in run order; the shard's is ``version``.
     versions: tuple[PolicyVersion, ...]
     version: str
+    # :func:`run_key`; empty when the caller has none (the run id alone names the run).
+    run_key: str = ""
 
     @property
     def earlier_versions(self) -> tuple[PolicyVersion, ...]:
@@ -71,10 +88,19 @@ class ShardTarget:
 
 @dataclass(frozen=True, slots=True)
 class ReadyCluster:
-    """A cluster with the layout set up and the shard's version applied."""
+    """A cluster with the layout set up and the shard's version applied.
+
+    ``applied_at``: the cluster clock's time when this process applied the version
+    (None: it found the version in place). ``convergence``: wait for the version to
+    be enforced before probing (None: probe at once). ``record``: more to store in
+    ``runs.cluster``.
+    """
 
     cluster: Cluster
     addresses: Mapping[str, IPAddress]
+    applied_at: float | None = None
+    convergence: ConvergenceOptions | None = None
+    record: Mapping[str, Any] = field(default_factory=dict)
 
 
 BackendFactory: TypeAlias = Callable[[ShardTarget], AbstractContextManager[ReadyCluster]]

@@ -20,6 +20,8 @@ from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.errors import InvalidInput
+from service.runs.kubernetes import kubernetes_problems
 from service.runs.planning import PlanCache, RunPlan, plan_run
 from service.runs.revisions import store_revision, write_revision_cells
 from service.runs.settings import RunSettings
@@ -62,12 +64,16 @@ def create_run(
     plans: PlanCache | None = None,
     now: datetime | None = None,
 ) -> CreatedRun:
-    """Create a queued run; raises InvalidInput (options.*) when the narrowing names nothing known.
+    """Create a queued run; raises InvalidInput (options.*) when the narrowing names nothing known,
+    or when a Kubernetes run names no cluster or has policies a shared cluster cannot take.
 
     With ``plans``, the plan made here is remembered for executing the run in
     this process.
     """
     plan = plan_run(request.scenario, request.settings)
+    if request.backend is Backend.KUBERNETES:
+        # Refused now (invalid input) rather than as a failed run once a worker tries.
+        InvalidInput.collect(kubernetes_problems(plan.matrix.versions, request.settings))
     with writing(sessions) as session:
         created = add_run(session, request, plan, now=now)
     if created is None:

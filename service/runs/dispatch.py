@@ -15,7 +15,7 @@ does (counting in the database), so the two behave the same.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -86,7 +86,10 @@ class InProcessDispatcher:
         plans: PlanCache | None = None,
         workers: int = 2,
         progress: ProgressCallback | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
+        """``on_close``: called once the pool is shut down (undoes what came with the
+        backends, such as a run-closed hook)."""
         self.sessions = sessions
         self.backends = backends if backends is not None else default_backends()
         self.plans = plans if plans is not None else PlanCache()
@@ -94,6 +97,7 @@ class InProcessDispatcher:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="shard")
         self._lock = threading.Lock()
         self._futures: dict[int, list[Future[ShardOutcome]]] = {}
+        self._on_close = on_close
 
     def dispatch(self, run_id: int, shard_keys: Sequence[str]) -> None:
         futures = [self._pool.submit(self._execute, run_id, key) for key in shard_keys]
@@ -112,6 +116,9 @@ class InProcessDispatcher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
 
     def __enter__(self) -> InProcessDispatcher:
         return self

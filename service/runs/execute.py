@@ -8,6 +8,9 @@ transaction with ``INSERT ... ON CONFLICT DO NOTHING``: a shard executed twice
 (a redelivered message, a resent shard) stores every cell once. Then it checks
 whether the run is complete (:func:`service.runs.lifecycle.finish_if_complete`).
 
+When the backend asks for it, the shard first waits until its version is
+enforced, once per run and version (:mod:`service.runs.convergence`).
+
 A shard of a run that is already finished or cancelled is skipped, and so is a
 shard whose cells are all stored already (delivered again after it committed).
 Errors of the infrastructure (the database, the cluster) propagate: the caller
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, update
@@ -27,8 +31,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from service.errors import ClusterError
 from service.runner.results import CellResult as CellOutcome
+from service.runner.results import Convergence
 from service.runner.shard import ProgressCallback, run_shard
-from service.runs.backends import Backends, ShardTarget
+from service.runs.backends import Backends, ShardTarget, run_key
+from service.runs.convergence import await_version
 from service.runs.lifecycle import finish_if_complete
 from service.runs.planning import PlanCache, RunPlan
 from service.runs.settings import RunSettings
@@ -49,7 +55,8 @@ INFRASTRUCTURE_ERRORS: Final = (OperationalError, InterfaceError, ClusterError)
 class ShardOutcome:
     """What executing a shard did. ``skipped`` says why nothing was probed, if so;
     ``stored`` counts the cells this execution inserted; ``finished`` is the run's
-    final status when this shard completed it."""
+    final status when this shard completed it; ``convergence``: the version's
+    convergence when this shard measured and stored it."""
 
     run_id: int
     shard_key: str
@@ -58,6 +65,7 @@ class ShardOutcome:
     skipped: str = ""
     finished: RunStatus | None = None
     duration_s: float = 0.0
+    convergence: Convergence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class _StoredRun:
     seed: int
     settings: RunSettings
     status: RunStatus
+    created_at: datetime
 
 
 def execute_shard(
@@ -101,7 +110,9 @@ def execute_shard(
         return ShardOutcome(
             run_id, shard_key, skipped="every cell is stored already", finished=finished
         )
-    results, info, duration = _probe(stored_run, plan, shard_key, backends, progress)
+    results, info, duration, converged = _probe(
+        sessions, stored_run, plan, shard_key, backends, progress
+    )
     rows = result_rows(run_id, results, revision_expected)
     with writing(sessions) as session:
         inserted = bulk_insert_ignoring_duplicates(session, CellResult, rows)
@@ -117,6 +128,7 @@ def execute_shard(
         stored=inserted,
         finished=finished,
         duration_s=duration,
+        convergence=converged,
     )
 
 
@@ -171,6 +183,7 @@ def _load(sessions: sessionmaker[Session], run_id: int) -> _StoredRun | None:
             seed=run.seed or 0,
             settings=RunSettings.from_json(run.options),
             status=run.status,
+            created_at=run.created_at,
         )
 
 
@@ -213,12 +226,13 @@ def _among(
 
 
 def _probe(
+    sessions: sessionmaker[Session],
     stored_run: _StoredRun,
     plan: RunPlan,
     shard_key: str,
     backends: Backends,
     progress: ProgressCallback | None,
-) -> tuple[tuple[CellOutcome, ...], dict[str, Any], float]:
+) -> tuple[tuple[CellOutcome, ...], dict[str, Any], float, Convergence | None]:
     shard = plan.shard(shard_key)
     factory = backends[stored_run.backend]
     target = ShardTarget(
@@ -228,9 +242,13 @@ def _probe(
         layout=plan.matrix.layout,
         versions=plan.matrix.versions,
         version=shard.version,
+        run_key=run_key(stored_run.run_id, stored_run.created_at),
     )
     with factory(target) as ready:
         cluster = ready.cluster
+        converged = await_version(
+            sessions, run_id=stored_run.run_id, plan=plan, version=shard.version, ready=ready
+        )
         started = cluster.clock.now()
         version_plan = plan.version_plan(shard_key, addresses=ready.addresses)
         results = run_shard(
@@ -243,9 +261,11 @@ def _probe(
         )
         described = cluster.describe()
         duration = cluster.clock.now() - started
+        record = dict(ready.record)
     info = {
         "backend": described.backend,
         "cluster": described.cluster,
         "versions": dict(described.versions),
+        **record,
     }
-    return results, info, duration
+    return results, info, duration, converged

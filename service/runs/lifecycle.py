@@ -22,9 +22,12 @@ queued -> running -> succeeded | failed | cancelled.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeAlias
 
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,7 +41,9 @@ from service.store.enums import RunStatus
 from service.store.models import CellResult, Run, ScenarioRevision
 
 __all__ = [
+    "RunClosedHook",
     "StalledRun",
+    "add_run_closed_hook",
     "cancel_run",
     "fail_run",
     "finish_if_complete",
@@ -47,6 +52,39 @@ __all__ = [
 ]
 
 _OPEN: Final = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+log = logging.getLogger(__name__)
+
+# Called once per run, by the process whose conditional UPDATE closed it, after the
+# commit: (sessions, run id, final status). Notifications (service.notify) hook in
+# here; this module knows nothing of them.
+RunClosedHook: TypeAlias = Callable[[sessionmaker[Session], int, RunStatus], None]
+_closed_hooks: list[RunClosedHook] = []
+_hooks_lock = threading.Lock()
+
+
+def add_run_closed_hook(hook: RunClosedHook) -> Callable[[], None]:
+    """Call ``hook`` whenever this process closes a run; returns a function removing it."""
+    with _hooks_lock:
+        _closed_hooks.append(hook)
+
+    def remove() -> None:
+        with _hooks_lock:
+            if hook in _closed_hooks:
+                _closed_hooks.remove(hook)
+
+    return remove
+
+
+def _run_closed(sessions: sessionmaker[Session], run_id: int, status: RunStatus) -> None:
+    with _hooks_lock:
+        hooks = list(_closed_hooks)
+    for hook in hooks:
+        try:
+            hook(sessions, run_id, status)
+        except Exception:
+            # A hook's failure must not undo or fail the close, which is committed.
+            log.exception("run-closed hook %r failed for run %s", hook, run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +147,10 @@ def finish_if_complete(
                 invalid=counts.invalid,
             ),
         )
-        return final if closed == 1 else None
+    if closed != 1:
+        return None
+    _run_closed(sessions, run_id, final)
+    return final
 
 
 def fail_run(
@@ -151,7 +192,10 @@ def _close(
                 invalid=counts.invalid,
             ),
         )
-        return closed == 1
+    if closed != 1:
+        return False
+    _run_closed(sessions, run_id, status)
+    return True
 
 
 def reap_runs(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.runner.results import CellResult, RunResult, VersionResult
+from service.runner.results import CellResult, Convergence, RunResult, VersionResult
 from service.runs.execute import ShardOutcome
 from service.runs.planning import RunPlan
 
@@ -28,14 +28,19 @@ def assemble_result(
     """Every planned cell's result, versions in run order and cells in plan order.
 
     ``duration_s`` is the shards' time added up, on their clusters' clocks: what
-    the run would have taken on one cluster, shard after shard.
+    the run would have taken on one cluster, shard after shard. A version's
+    convergence is the one its shards measured and stored, if any.
 
     Raises ValueError when an outcome is missing a planned cell (a skipped shard).
     """
     by_key: dict[str, CellResult] = {}
+    convergence: dict[str, Convergence] = {}
     for outcome in outcomes:
         for result in outcome.results:
             by_key[result.cell.key] = result
+        if outcome.convergence is not None:
+            # A shard key is "<version>#<index>" (service.runner.shard.Shard.key).
+            convergence.setdefault(outcome.shard_key.rsplit("#", 1)[0], outcome.convergence)
     missing = [c for c in plan.cells if c.key not in by_key]
     if missing:
         raise ValueError(f"{len(missing)} planned cells have no result, e.g. {missing[0]}")
@@ -50,6 +55,7 @@ def assemble_result(
                 content_hash=version.content_hash,
                 description=version.description,
                 cells=cells,
+                convergence=convergence.get(version.name),
             )
         )
     return RunResult(

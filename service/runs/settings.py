@@ -21,6 +21,7 @@ from typing import Any, Final
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
 from service.errors import FieldPath, InvalidInput, Problem
 from service.runner.shard import RunOptions
+from service.runs.kubernetes_settings import KubernetesSettings
 
 __all__ = ["DEFAULT_DEADLINE_S", "RunSettings", "SimulatorSettings"]
 
@@ -143,7 +144,8 @@ class RunSettings:
     ``attempts``, ``retry_interval_s`` and ``sources_per_shard`` are the
     runner's :class:`~service.runner.shard.RunOptions`. ``deadline_s``: how long
     after creation the reaper gives up on the run. ``simulator``: the simulated
-    cluster, for runs on that backend.
+    cluster, for runs on that backend. ``kubernetes``: the cluster (by name) and
+    how to probe it, for runs on that backend.
     """
 
     versions: tuple[str, ...] = ()
@@ -154,6 +156,7 @@ class RunSettings:
     sources_per_shard: int = 8
     deadline_s: float = DEFAULT_DEADLINE_S
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    kubernetes: KubernetesSettings | None = None
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -178,6 +181,8 @@ class RunSettings:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored in ``runs.options`` (and ``schedules.options``)."""
+        # Only Kubernetes runs have the key, so simulated runs store what they always did.
+        extra = {} if self.kubernetes is None else {"kubernetes": self.kubernetes.to_json()}
         return {
             "versions": list(self.versions),
             "sources": list(self.sources),
@@ -187,6 +192,7 @@ class RunSettings:
             "sources_per_shard": self.sources_per_shard,
             "deadline_s": self.deadline_s,
             "simulator": self.simulator.to_json(),
+            **extra,
         }
 
     @classmethod
@@ -206,6 +212,7 @@ class RunSettings:
             "sources_per_shard",
             "deadline_s",
             "simulator",
+            "kubernetes",
         }
         for extra in sorted(set(values) - known):
             problems.append(
@@ -234,6 +241,11 @@ class RunSettings:
         deadline = _number(
             values.get("deadline_s", DEFAULT_DEADLINE_S), _OPTIONS / "deadline_s", problems
         )
+        kubernetes = None
+        if values.get("kubernetes") is not None:
+            kubernetes = KubernetesSettings.from_json(
+                values["kubernetes"], _OPTIONS / "kubernetes", problems
+            )
         InvalidInput.collect(problems)
         return cls(
             versions=names["versions"],
@@ -244,6 +256,7 @@ class RunSettings:
             sources_per_shard=per_shard,
             deadline_s=deadline,
             simulator=simulator,
+            kubernetes=kubernetes,
         )
 
 

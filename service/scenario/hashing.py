@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
 from service.policy.model import NetworkPolicy
+from service.scenario.chaos import ChaosSpec
 from service.scenario.model import PolicyVersion, Scenario
 
 __all__ = ["canonical", "policies_hash", "scenario_hash", "sha256_json"]
@@ -78,7 +79,7 @@ def policies_hash(policies: Iterable[NetworkPolicy]) -> str:
 def scenario_hash(scenario: Scenario) -> str:
     """The hash of a resolved scenario, policy content included (through each version's hash)."""
     matrix = scenario.matrix
-    content: JSON = {
+    content: dict[str, JSON] = {
         "recipe": _SCENARIO_RECIPE,
         "name": scenario.name,
         "description": scenario.description,
@@ -96,7 +97,23 @@ def scenario_hash(scenario: Scenario) -> str:
         "expectations": _sorted(_without(canonical(e), "line") for e in scenario.expectations),
         "schedule": canonical(scenario.schedule),
     }
+    if scenario.chaos is not None:
+        # Only when present, so that scenarios without chaos keep their hashes.
+        content["chaos"] = _chaos(scenario.chaos)
     return sha256_json(content)
+
+
+def _chaos(spec: ChaosSpec) -> JSON:
+    data = canonical(spec)
+    assert isinstance(data, dict)
+    steps: list[JSON] = []
+    for step in spec.steps:
+        item = canonical(step)
+        assert isinstance(item, dict)
+        # Tagged with its kind: two kinds of action could have fields of the same names.
+        steps.append({**item, "kind": str(step.kind)})
+    # Steps run in order; which cells are watched is a set.
+    return {**data, "steps": steps, "watch": _sorted(canonical(w) for w in spec.watch)}
 
 
 def _version(version: PolicyVersion) -> JSON:

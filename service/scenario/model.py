@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from service.policy.model import Labels, NetworkPolicy, Protocol
+from service.scenario.chaos import ChaosSpec
 
 
 class Verdict(StrEnum):
@@ -144,6 +145,8 @@ class Scenario:
     # a stored run points at this revision.
     path: str | None = field(default=None, compare=False)
     content_hash: str = ""
+    # Chaos steps (service.scenario.chaos), run by `netpol-drift chaos`; None: none.
+    chaos: ChaosSpec | None = None
 
     def target(self, name: str) -> TargetSpec:
         for t in self.targets:

@@ -17,6 +17,7 @@ from pathlib import Path
 from service.errors import FieldPath, InvalidInput
 from service.manifests.source import Document
 from service.policy.model import Labels, Protocol
+from service.scenario.chaos_resolve import resolve_chaos
 from service.scenario.expectations import labels_text, resolve_expectations
 from service.scenario.hashing import policies_hash, scenario_hash
 from service.scenario.model import (
@@ -64,6 +65,14 @@ class _Resolver:
             matrix=matrix,
             versions=[v.name for v in versions],
         )
+        chaos = resolve_chaos(
+            self.model.chaos,
+            report=self.report,
+            namespaces=namespaces,
+            targets=targets,
+            matrix=matrix,
+            versions=versions,
+        )
         InvalidInput.collect(self.report.problems)
         schedule = None
         if self.model.schedule is not None:
@@ -78,6 +87,7 @@ class _Resolver:
             schedule=schedule,
             description=self.model.description,
             path=self.document.file,
+            chaos=chaos,
         )
         return replace(scenario, content_hash=scenario_hash(scenario))
 

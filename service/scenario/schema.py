@@ -15,28 +15,34 @@ Regenerate the published schema after changing anything here::
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PlainValidator,
-    Tag,
-    WithJsonSchema,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
 from service.policy.syntax import describe
 from service.scenario import syntax
-from service.scenario.syntax import PortRef, ValueSyntaxError
+from service.scenario.chaos_schema import ChaosModel
+from service.scenario.fields import (
+    CUSTOM_ERROR,
+    TAG_PREFIX,
+    LabelsInput,
+    NamespaceName,
+    OptionalLabelsInput,
+    PortRefInput,
+    ScenarioName,
+    SourceName,
+    StrictModel,
+    TargetName,
+    VersionName,
+    expect_string,
+    validator,
+)
+from service.scenario.syntax import ValueSyntaxError
 
 __all__ = [
     "CUSTOM_ERROR",
+    "TAG_PREFIX",
+    "ChaosModel",
     "ExpectationModel",
     "MatrixModel",
     "PortModel",
@@ -49,134 +55,16 @@ __all__ = [
     "json_schema",
 ]
 
-# The pydantic error type our validators raise; its message is already ours.
-CUSTOM_ERROR = "scenario"
-# Union members are tagged with names no field can have, so error paths can drop them.
-TAG_PREFIX = "<"
-
-
-def _custom_error(message: str) -> PydanticCustomError:
-    # The message goes through the context so braces in it are never read as a template.
-    return PydanticCustomError(CUSTOM_ERROR, "{message}", {"message": message})
-
-
-def _validator(func: Callable[[Any], Any]) -> PlainValidator:
-    def run(value: Any) -> Any:
-        try:
-            return func(value)
-        except ValueSyntaxError as err:
-            raise _custom_error(str(err)) from err
-
-    return PlainValidator(run)
-
-
-def _string(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValueSyntaxError(f"expected {what} as a string{syntax.yaml_type_hint(value)}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _NameRule:
-    """A name field's rule, for its validator and its JSON Schema alike."""
-
-    what: str
-    pattern: re.Pattern[str]
-    rule: str
-    max_length: int = 63
-
-    def check(self, value: object) -> str:
-        text = _string(value, self.what)
-        if not text or len(text) > self.max_length or not self.pattern.match(text):
-            raise ValueSyntaxError(
-                f"{self.what} {text!r}: expected {self.rule}, at most {self.max_length} characters"
-            )
-        return text
-
-    @property
-    def validator(self) -> PlainValidator:
-        return _validator(self.check)
-
-    @property
-    def json_schema(self) -> WithJsonSchema:
-        return WithJsonSchema(
-            {
-                "type": "string",
-                "pattern": self.pattern.pattern,
-                "maxLength": self.max_length,
-                "description": f"{self.what}: {self.rule}",
-            }
-        )
-
-
-_LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit"
-_SCENARIO = _NameRule("scenario name", syntax.DNS_LABEL, _LABEL_RULE)
-_NAMESPACE = _NameRule("namespace name", syntax.DNS_LABEL, _LABEL_RULE)
-_SOURCE = _NameRule("source name", syntax.DNS_LABEL, _LABEL_RULE)
-# Targets become pods and Services, and a Service name must start with a letter.
-_TARGET = _NameRule(
-    "target name",
-    syntax.DNS_1035_LABEL,
-    "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
-)
-_VERSION = _NameRule(
-    "version name",
-    re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
-    "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-)
-ScenarioName: TypeAlias = Annotated[str, _SCENARIO.validator, _SCENARIO.json_schema]
-NamespaceName: TypeAlias = Annotated[str, _NAMESPACE.validator, _NAMESPACE.json_schema]
-SourceName: TypeAlias = Annotated[str, _SOURCE.validator, _SOURCE.json_schema]
-TargetName: TypeAlias = Annotated[str, _TARGET.validator, _TARGET.json_schema]
-VersionName: TypeAlias = Annotated[str, _VERSION.validator, _VERSION.json_schema]
-
-_LABELS_SCHEMA: dict[str, Any] = {
-    "description": (
-        "Labels as a mapping ({app: web}) or a string of key=value pairs separated by"
-        ' commas ("app=web,role=api"); empty means no labels.'
-    ),
-    "oneOf": [
-        {"type": "object", "additionalProperties": {"type": "string"}},
-        {"type": "string"},
-        {"type": "null"},
-    ],
-}
-LabelsInput = Annotated[
-    dict[str, str], _validator(syntax.parse_labels), WithJsonSchema(_LABELS_SCHEMA)
-]
-# For a field that may be absent: absent is None, while an explicit empty value
-# (null, "" or {}) means "no labels".
-OptionalLabelsInput = Annotated[
-    dict[str, str] | None, _validator(syntax.parse_labels), WithJsonSchema(_LABELS_SCHEMA)
-]
-
-_PORT_REF_SCHEMA: dict[str, Any] = {
-    "description": (
-        "A port number or a port name, optionally with /TCP, /UDP or /SCTP"
-        " (default TCP): 80, 80/TCP, http/TCP, 53/UDP."
-    ),
-    "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": 65535},
-        {
-            "type": "string",
-            "pattern": r"^\s*[a-z0-9-]+\s*(/\s*(TCP|UDP|SCTP|tcp|udp|sctp)\s*)?$",
-        },
-    ],
-}
-PortRefInput = Annotated[
-    PortRef, _validator(syntax.parse_port_ref), WithJsonSchema(_PORT_REF_SCHEMA)
-]
-
 
 def _port_name(value: object) -> str:
-    text = _string(value, "a port name")
+    text = expect_string(value, "a port name")
     syntax.check_port_name(text)
     return text
 
 
 PortName = Annotated[
     str,
-    _validator(_port_name),
+    validator(_port_name),
     WithJsonSchema(
         {
             "type": "string",
@@ -189,16 +77,16 @@ PortName = Annotated[
 
 
 def _cron(value: object) -> str:
-    return syntax.parse_cron(_string(value, "a cron expression"))
+    return syntax.parse_cron(expect_string(value, "a cron expression"))
 
 
 def _timezone(value: object) -> str:
-    return syntax.parse_timezone(_string(value, "a time zone"))
+    return syntax.parse_timezone(expect_string(value, "a time zone"))
 
 
 Cron = Annotated[
     str,
-    _validator(_cron),
+    validator(_cron),
     WithJsonSchema(
         {
             "type": "string",
@@ -212,7 +100,7 @@ Cron = Annotated[
 ]
 TimeZone = Annotated[
     str,
-    _validator(_timezone),
+    validator(_timezone),
     WithJsonSchema(
         {
             "type": "string",
@@ -238,7 +126,7 @@ def _inline_or_path(value: object) -> str | dict[str, Any]:
 
 PolicyEntry = Annotated[
     str | dict[str, Any],
-    _validator(_inline_or_path),
+    validator(_inline_or_path),
     WithJsonSchema(
         {
             "description": (
@@ -254,11 +142,7 @@ PolicyEntry = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class PortModel(_Strict):
+class PortModel(StrictModel):
     """A port the target serves."""
 
     port: int = Field(ge=1, le=65535, description="The container port number.")
@@ -268,7 +152,7 @@ class PortModel(_Strict):
     )
 
 
-class ServiceModel(_Strict):
+class ServiceModel(StrictModel):
     """A Service in front of the target."""
 
     name: TargetName | None = Field(default=None, description="Default: the target's name.")
@@ -298,7 +182,7 @@ ServiceInput = Annotated[
 ]
 
 
-class TargetModel(_Strict):
+class TargetModel(StrictModel):
     """A workload the probes connect to: pods with these labels serving these ports."""
 
     name: TargetName = Field(description="Unique among targets; also the pod and Service name.")
@@ -311,7 +195,7 @@ class TargetModel(_Strict):
     )
 
 
-class MatrixModel(_Strict):
+class MatrixModel(StrictModel):
     """What is probed: every source label set in every source namespace, to every target port."""
 
     sources: dict[SourceName, LabelsInput] = Field(
@@ -331,7 +215,7 @@ class MatrixModel(_Strict):
     )
 
 
-class VersionModel(_Strict):
+class VersionModel(StrictModel):
     """A named set of policies; versions run in the order written."""
 
     name: VersionName
@@ -339,7 +223,7 @@ class VersionModel(_Strict):
     policies: list[PolicyEntry] = Field(default_factory=list)
 
 
-class ExpectationModel(_Strict):
+class ExpectationModel(StrictModel):
     """A verdict the user expects for some cells, checked against every run."""
 
     from_: NamespaceName = Field(alias="from", description="The source namespace.")
@@ -358,18 +242,18 @@ class ExpectationModel(_Strict):
     note: str = Field(default="", description="Free text: why, or where it comes from.")
 
 
-class ScheduleModel(_Strict):
+class ScheduleModel(StrictModel):
     """When the scenario runs on its own."""
 
     cron: Cron
     timezone: TimeZone = "UTC"
 
 
-class ProbeModel(_Strict):
+class ProbeModel(StrictModel):
     """Probe settings. None are accepted yet; timeouts and retries will live here."""
 
 
-class ScenarioModel(_Strict):
+class ScenarioModel(StrictModel):
     """A netpol-drift scenario: what to deploy, what to probe, which policy versions to apply."""
 
     model_config = ConfigDict(title="netpol-drift scenario")
@@ -385,6 +269,10 @@ class ScenarioModel(_Strict):
     expectations: list[ExpectationModel] = Field(default_factory=list)
     schedule: ScheduleModel | None = None
     probe: ProbeModel | None = None
+    chaos: ChaosModel | None = Field(
+        default=None,
+        description="Chaos steps, run in order while watched cells are probed (docs/chaos.md).",
+    )
 
 
 def json_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ migrations in ``migrations/`` (:func:`upgrade`, :func:`ensure_schema`).
 from __future__ import annotations
 
 from service.store.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
+from service.store.chaos_models import ChaosExperiment, ChaosPhase, ChaosStep
 from service.store.engine import (
     DATABASE_URL_ENV,
     SQLITE_BEGIN,
@@ -33,6 +34,12 @@ from service.store.models import (
     ScenarioRevision,
     Schedule,
 )
+from service.store.notify_models import (
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookFormat,
+)
 from service.store.writes import insert_ignoring_duplicates
 
 __all__ = [
@@ -43,6 +50,10 @@ __all__ = [
     "Backend",
     "Base",
     "CellResult",
+    "ChaosExperiment",
+    "ChaosPhase",
+    "ChaosStep",
+    "DeliveryStatus",
     "RevisionCell",
     "Run",
     "RunStatus",
@@ -53,6 +64,9 @@ __all__ = [
     "TokenRole",
     "Trigger",
     "UTCDateTime",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookFormat",
     "current_revision",
     "default_database_url",
     "downgrade",

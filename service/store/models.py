@@ -121,6 +121,10 @@ class RevisionCell(Base):
     """
 
     __tablename__ = "revision_cells"
+    __table_args__ = (
+        # Pages of a run's cells read the revision's cells in plan order (migration 0004).
+        Index(None, "revision_id", "ordinal"),
+    )
 
     revision_id: Mapped[int] = mapped_column(
         ForeignKey("scenario_revisions.id", ondelete="CASCADE"), primary_key=True
@@ -182,6 +186,10 @@ class Run(Base):
         # to enqueue it. NULLs are distinct, so unscheduled runs never collide.
         UniqueConstraint("schedule_id", "scheduled_for"),
         Index(None, "scenario_id", "created_at"),
+        # The unfiltered runs list: newest first, keyset-paged on (created_at, id) (0004).
+        Index(None, "created_at", "id"),
+        # Lists, /metrics and the reaper filter on status (0004).
+        Index(None, "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

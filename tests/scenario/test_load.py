@@ -290,7 +290,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "frobnicate:",
         [
             "s.yaml:25: frobnicate: unknown field; expected one of name, description, namespaces,"
-            " targets, matrix, versions, expectations, schedule, probe",
+            " targets, matrix, versions, expectations, schedule, probe, chaos",
         ],
     ),
     (

@@ -96,8 +96,9 @@ def _drop_index(metadata: MetaData) -> None:
 
 
 def _add_index(metadata: MetaData) -> None:
+    # An index no migration makes (ix_runs_status is one since 0004).
     table = metadata.tables["runs"]
-    Index("ix_runs_status", table.c.status)
+    Index("ix_runs_finished_at", table.c.finished_at)
 
 
 def _widen_column(metadata: MetaData) -> None:

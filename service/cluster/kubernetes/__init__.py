@@ -6,6 +6,9 @@ The only package importing the kubernetes client. Split by job:
 - :mod:`.naming`: run-scoped namespace names, ownership labels, expiry;
 - :mod:`.manifests` and :mod:`.policies`: the objects a run creates, and the
   policies rewritten for the run's namespaces;
+- :mod:`.calico_rewrite`, :mod:`.calico_selectors` and :mod:`.calico_objects`:
+  Calico's own objects and the admin policies, rewritten so they touch the run
+  alone, applied through their API, and deleted (policies before tiers);
 - :mod:`.api`: the API calls, as dicts, with errors that name what to grant;
 - :mod:`.execs` and :mod:`.probe`: one exec per source pod probing all its
   targets in parallel, and reading what each probe did;

@@ -40,6 +40,7 @@ __all__ = [
     "InvalidObjectError",
     "Kind",
     "KubeApi",
+    "NotFoundError",
     "RefusedError",
     "UnreachableError",
     "forbidden_message",
@@ -63,7 +64,14 @@ class Kind:
     def qualified(self) -> str:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
+    @property
+    def custom(self) -> bool:
+        """Served outside the client's typed APIs (Calico's, the admin policies'): through
+        CustomObjectsApi."""
+        return self.group not in _TYPED_GROUPS
 
+
+_TYPED_GROUPS = frozenset({"", "networking.k8s.io", "apps"})
 NAMESPACES = Kind("namespaces", namespaced=False)
 PODS = Kind("pods")
 PODS_EXEC = Kind("pods/exec")
@@ -125,16 +133,19 @@ class KubeApi:
         self._client.close()
 
     def count(self, verb: str, kind: Kind) -> None:
+        # Custom kinds by their qualified name: Calico's networkpolicies are not Kubernetes'.
         with self._lock:
-            self.calls[(verb, kind.resource)] += 1
+            self.calls[(verb, kind.qualified if kind.custom else kind.resource)] += 1
 
     # --- verbs -------------------------------------------------------------------------
 
     def create(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
         namespace = _namespace_of(body) if kind.namespaced else None
         name = str(body.get("metadata", {}).get("name", ""))
-        method = self._method("create", kind)
-        args: tuple[Any, ...] = (namespace,) if kind.namespaced else ()
+        if kind.custom:
+            method, args = self._custom_method("create", kind, namespace)
+        else:
+            method, args = self._method("create", kind), (namespace,) if kind.namespaced else ()
         return self._call(
             "create", kind, name, namespace, lambda **kw: method(*args, body=dict(body), **kw)
         )
@@ -143,7 +154,7 @@ class KubeApi:
         """The object, or None when it does not exist."""
         try:
             return self._read(kind, name, namespace)
-        except _NotFoundError:
+        except NotFoundError:
             return None
 
     def list(
@@ -154,8 +165,10 @@ class KubeApi:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
-        method = self._method("list", kind)
-        args: tuple[Any, ...] = (namespace,) if kind.namespaced else ()
+        if kind.custom:
+            method, args = self._custom_method("list", kind, namespace)
+        else:
+            method, args = self._method("list", kind), (namespace,) if kind.namespaced else ()
         kwargs: dict[str, Any] = {}
         if label_selector:
             kwargs["label_selector"] = label_selector
@@ -168,8 +181,11 @@ class KubeApi:
     def replace(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
         namespace = _namespace_of(body) if kind.namespaced else None
         name = str(body.get("metadata", {}).get("name", ""))
-        method = self._method("replace", kind)
-        args: tuple[Any, ...] = (name, namespace) if kind.namespaced else (name,)
+        if kind.custom:
+            method, args = self._custom_method("replace", kind, namespace, name)
+        else:
+            method = self._method("replace", kind)
+            args = (name, namespace) if kind.namespaced else (name,)
         return self._call(
             "update", kind, name, namespace, lambda **kw: method(*args, body=dict(body), **kw)
         )
@@ -178,14 +194,17 @@ class KubeApi:
         self, kind: Kind, name: str, namespace: str | None = None, *, uid: str | None = None
     ) -> bool:
         """Delete ``name``; with ``uid``, only that very object. False when already gone."""
-        method = self._method("delete", kind)
-        args: tuple[Any, ...] = (name, namespace) if kind.namespaced else (name,)
+        if kind.custom:
+            method, args = self._custom_method("delete", kind, namespace, name)
+        else:
+            method = self._method("delete", kind)
+            args = (name, namespace) if kind.namespaced else (name,)
         body: dict[str, Any] = {"propagationPolicy": "Background"}
         if uid is not None:
             body["preconditions"] = {"uid": uid}
         try:
             self._call("delete", kind, name, namespace, lambda **kw: method(*args, body=body, **kw))
-        except _NotFoundError:
+        except NotFoundError:
             return False
         return True
 
@@ -197,19 +216,26 @@ class KubeApi:
     # --- plumbing ----------------------------------------------------------------------
 
     def _read(self, kind: Kind, name: str, namespace: str | None) -> dict[str, Any]:
-        if kind is CLUSTER_INFORMATIONS:
-            return self._call(
-                "get",
-                kind,
-                name,
-                None,
-                lambda **kw: self._custom.get_cluster_custom_object(
-                    kind.group, kind.version, kind.resource, name, **kw
-                ),
-            )
-        method = self._method("read", kind)
-        args: tuple[Any, ...] = (name, namespace) if kind.namespaced else (name,)
-        return self._call("get", kind, name, namespace, lambda **kw: method(*args, **kw))
+        if kind.custom:
+            method, args = self._custom_method("get", kind, namespace, name)
+            return self._call("get", kind, name, namespace, lambda **kw: method(*args, **kw))
+        read = self._method("read", kind)
+        given: tuple[Any, ...] = (name, namespace) if kind.namespaced else (name,)
+        return self._call("get", kind, name, namespace, lambda **kw: read(*given, **kw))
+
+    def _custom_method(
+        self, verb: str, kind: Kind, namespace: str | None, name: str | None = None
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """CustomObjectsApi's method for ``verb`` on ``kind`` and its positional arguments."""
+        scope = "namespaced" if kind.namespaced and namespace is not None else "cluster"
+        method: Callable[..., Any] = getattr(self._custom, f"{verb}_{scope}_custom_object")
+        args: tuple[Any, ...] = (kind.group, kind.version)
+        if scope == "namespaced":
+            args += (namespace,)
+        args += (kind.resource,)
+        if name is not None:
+            args += (name,)
+        return method, args
 
     def _method(self, verb: str, kind: Kind) -> Callable[..., Any]:
         api, suffix = _METHODS[kind.resource]
@@ -242,8 +268,8 @@ class KubeApi:
         return response
 
 
-class _NotFoundError(ClusterError):
-    pass
+class NotFoundError(ClusterError):
+    """404: the object, or the API serving its kind, does not exist."""
 
 
 _METHODS: dict[str, tuple[str, str]] = {
@@ -306,7 +332,7 @@ def _translate(
                 "kubeconfig and context, or the service account"
             )
         case 404:
-            return _NotFoundError(f"{what}{where} not found: {message}")
+            return NotFoundError(f"{what}{where} not found: {message}")
         case 409:
             return ConflictError(f"cannot {verb} {what}{where}: {message}")
         case 400 | 422:

@@ -47,6 +47,13 @@ from service.cluster.kubernetes.api import (
     KubeApi,
     RefusedError,
 )
+from service.cluster.kubernetes.calico_objects import CalicoObjects
+from service.cluster.kubernetes.calico_rewrite import (
+    RunScope,
+    calico_manifests,
+    run_annotations,
+    scenario_namespaces,
+)
 from service.cluster.kubernetes.config import ClusterTarget, Connection, connect
 from service.cluster.kubernetes.execs import PodExec
 from service.cluster.kubernetes.identity import describe_cluster
@@ -78,6 +85,7 @@ from service.cluster.kubernetes.probe import (
 )
 from service.cluster.kubernetes.readiness import wait_for_pods
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
+from service.policy.calico.model import CalicoEntry
 from service.policy.model import IPAddress, Namespace, Service
 from service.scenario.cells import RawOutcome
 from service.scenario.model import PolicyVersion
@@ -140,6 +148,10 @@ class KubernetesCluster(Cluster):
         self._pods: dict[str, _Pod] = {}
         self._service_ips: dict[tuple[str, str], str] = {}
         self._policies: set[tuple[str, str]] = set()
+        self._calico = CalicoObjects(self.api, self.naming)
+        # Clock time of the last apply that changed the cluster; None when the version was
+        # found in place (another process of the same run applied it).
+        self.applied_at: float | None = None
         # Why pods (by layout ref) have no verdicts: never created, never Ready.
         self.failures: dict[str, str] = {}
         # What teardown could not remove; the janitor will, once it expires.
@@ -218,11 +230,25 @@ class KubernetesCluster(Cluster):
 
     def apply_version(self, *, version: PolicyVersion) -> None:
         self._require_layout()
-        InvalidInput.collect(reserved_label_problems(version.policies, version=version.name))
+        kubernetes = [p for p in version.policies if not isinstance(p, CalicoEntry)]
+        InvalidInput.collect(reserved_label_problems(kubernetes, version=version.name))
+        # Calico objects are rewritten before anything is created: a version that cannot
+        # be made safe for a shared cluster leaves it as it was.
+        calico = calico_manifests(
+            version.policies,
+            version=version.name,
+            scope=RunScope(
+                naming=self.naming,
+                namespaces=scenario_namespaces(self._namespaces.keys(), version.policies),
+                labels=self.naming.labels,
+                annotations=run_annotations(version=version.name, expires_at=self._expires),
+            ),
+        )
         desired: dict[tuple[str, str], dict[str, Any]] = {}
         for policy in version.policies:
-            self._namespace(Namespace(policy.namespace))
-        for policy in version.policies:
+            if policy.namespace:  # cluster-scoped Calico objects have none
+                self._namespace(Namespace(policy.namespace))
+        for policy in kubernetes:
             body = policy_manifest(
                 policy,
                 naming=self.naming,
@@ -231,11 +257,14 @@ class KubernetesCluster(Cluster):
                 annotations={VERSION_ANNOTATION: version.name},
             )
             desired[(body["metadata"]["namespace"], policy.name)] = body
+        changed = False
         for key, body in desired.items():
-            self._put_policy(key, body)
+            changed |= self._put_policy(key, body)
         for key in sorted(self._policies - desired.keys()):
-            self._delete_policy(key)
+            changed |= self._delete_policy(key)
         self._policies = set(desired)
+        changed |= self._calico.apply(calico)
+        self.applied_at = self._clock.now() if changed else None
 
     def probe(self, *, source: str, requests: Sequence[ProbeRequest]) -> tuple[ProbeResult, ...]:
         pod = self._pods.get(source)
@@ -273,6 +302,11 @@ class KubernetesCluster(Cluster):
         return tuple(results[r.key] for r in requests)
 
     def tear_down(self) -> None:
+        if self.options.keep_objects:
+            self._calico.forget()
+        else:
+            # Before the namespaces: a tier cannot go while its policies are still there.
+            self.leftovers += self._calico.delete_all()
         namespaces = [] if self.options.keep_objects else list(self._namespaces.items())
         for original, (real, uid) in reversed(namespaces):
             try:
@@ -372,31 +406,33 @@ class KubernetesCluster(Cluster):
 
     # --- policies ----------------------------------------------------------------------
 
-    def _put_policy(self, key: tuple[str, str], body: dict[str, Any]) -> None:
+    def _put_policy(self, key: tuple[str, str], body: dict[str, Any]) -> bool:
+        """Create or replace; False when it was in place already."""
         namespace, name = key
         existing = self.api.read(NETWORK_POLICIES, name, namespace)
         if existing is None:
             try:
                 self.api.create(NETWORK_POLICIES, body)
-                return
+                return True
             except ConflictError:
                 existing = self.api.read(NETWORK_POLICIES, name, namespace)
                 if existing is None:
                     raise
         self._check_owned(existing, f"NetworkPolicy {namespace}/{name}")
         if _same_policy(existing, body):
-            return
+            return False
         body["metadata"]["resourceVersion"] = existing["metadata"].get("resourceVersion")
         self.api.replace(NETWORK_POLICIES, body)
+        return True
 
-    def _delete_policy(self, key: tuple[str, str]) -> None:
+    def _delete_policy(self, key: tuple[str, str]) -> bool:
         namespace, name = key
         existing = self.api.read(NETWORK_POLICIES, name, namespace)
         if existing is None:
-            return
+            return False
         self._check_owned(existing, f"NetworkPolicy {namespace}/{name}")
         uid = str(existing["metadata"].get("uid") or "") or None
-        self.api.delete(NETWORK_POLICIES, name, namespace, uid=uid)
+        return self.api.delete(NETWORK_POLICIES, name, namespace, uid=uid)
 
     def _check_owned(self, obj: Mapping[str, Any], what: str) -> None:
         if not self.naming.owns(obj):

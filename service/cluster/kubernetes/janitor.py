@@ -6,7 +6,9 @@ without the label is never listed, one with the label but without a readable
 expiry is reported and kept (something else may have labelled it), and the
 delete carries the uid it was checked with, so a namespace recreated under the
 same name in between is not touched. Deleting a namespace deletes the pods,
-Services and policies in it.
+Services and policies in it. A run's cluster-scoped Calico objects (tiers, global
+policies and network sets, admin policies) carry the same labels and expiry and
+are deleted first, policies before tiers (:func:`.calico_objects.delete_calico`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from service.cluster.kubernetes.api import NAMESPACES, KubeApi
+from service.cluster.kubernetes.calico_objects import delete_calico
 from service.cluster.kubernetes.naming import (
     EXPIRES_ANNOTATION,
     MANAGED_BY_LABEL,
@@ -51,9 +54,10 @@ def sweep_expired(
 ) -> SweepReport:
     """Delete every netpol-drift namespace whose expiry has passed (none with ``dry_run``)."""
     instant = (now or datetime.now(UTC)).astimezone(UTC)
-    deleted: list[str] = []
-    kept: list[str] = []
-    skipped: list[tuple[str, str]] = []
+    calico = delete_calico(api, now=instant, dry_run=dry_run)
+    deleted: list[str] = calico.deleted
+    kept: list[str] = calico.kept
+    skipped: list[tuple[str, str]] = calico.skipped
     for namespace in api.list(NAMESPACES, label_selector=f"{MANAGED_BY_LABEL}={MANAGER}"):
         meta = namespace.get("metadata") or {}
         name = str(meta.get("name", ""))
@@ -86,9 +90,11 @@ def sweep_expired(
 
 
 def delete_run(api: KubeApi, *, naming: RunNaming) -> SweepReport:
-    """Delete every namespace of one run now (the end of a run whose shards kept them)."""
-    deleted: list[str] = []
-    skipped: list[tuple[str, str]] = []
+    """Delete every namespace and Calico object of one run now (the end of a run whose
+    shards kept them)."""
+    calico = delete_calico(api, naming=naming)
+    deleted: list[str] = calico.deleted
+    skipped: list[tuple[str, str]] = calico.skipped
     for namespace in api.list(NAMESPACES, label_selector=naming.selector):
         meta = namespace.get("metadata") or {}
         name = str(meta.get("name", ""))

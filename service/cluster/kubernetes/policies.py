@@ -15,6 +15,11 @@ A scenario's policies name the scenario's namespaces; on the cluster those are
 Other labels are kept as written: the run's namespaces carry the scenario's
 labels, and pods their own. ``policyTypes`` is written out in full since the
 engine's values are already defaulted.
+
+Calico objects ride in a version's policies as inert NetworkPolicies
+(:class:`~service.policy.calico.model.CalicoEntry`); written out here, one would
+become an empty policy, which denies all ingress. They go to Calico's API
+instead (:mod:`.calico_rewrite`), and :func:`policy_manifest` refuses them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 from service.cluster.kubernetes.naming import RESERVED_PREFIX, RunNaming
 from service.errors import FieldPath, Problem
+from service.policy.calico.model import CalicoEntry
 from service.policy.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
@@ -58,8 +64,14 @@ def policy_manifest(
     """``policy`` as a networking.k8s.io/v1 object in the run's namespaces.
 
     ``namespaces`` are the scenario's names of the namespaces the run creates:
-    selectors naming them are rewritten, other names are kept.
+    selectors naming them are rewritten, other names are kept. A Calico object is
+    a ValueError (see the module docstring).
     """
+    if isinstance(policy, CalicoEntry):
+        raise ValueError(
+            f"{policy.ref} is a Calico object: it is applied through Calico's API"
+            " (calico_rewrite.calico_manifests), never as a networking.k8s.io NetworkPolicy"
+        )
     run_namespaces = frozenset(namespaces)
 
     def rename(name: str) -> str:

@@ -10,7 +10,8 @@ the others adopt what carries the same run id (creates are idempotent, the
 policy apply skips what is already in place). A shard's teardown deletes
 nothing, since other shards may still be probing; :meth:`KubernetesShards.finish`
 deletes every namespace of the run once it is done, and the janitor removes
-what a dead run left once it expires.
+what a dead run left once it expires. Calico objects follow the same rules:
+shared per version, kept by a shard's teardown, deleted by ``finish``.
 
 Each version starts from fresh namespaces, not from the previous version's
 policies as in an in-process run: its convergence time is that of a first
@@ -47,10 +48,17 @@ def shard_run_id(run: str, version: str) -> str:
 class KubernetesShards:
     """Hands out ready clusters for shards of stored runs on one cluster target."""
 
-    def __init__(self, *, target: ClusterTarget, options: KubernetesOptions | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        target: ClusterTarget,
+        options: KubernetesOptions | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        """``connection``: ``target`` already connected (else on first use)."""
         self.target = target
         self.options = options if options is not None else KubernetesOptions()
-        self._connection: Connection | None = None
+        self._connection = connection
 
     def _connect(self) -> Connection:
         if self._connection is None:

@@ -31,6 +31,7 @@ from service.policy.calico.model import (
     RuleOrigin,
     StagedAction,
 )
+from service.policy.calico.scope import ORCHESTRATOR_LABEL
 from service.policy.calico.selector import (
     ALL,
     And,
@@ -41,6 +42,7 @@ from service.policy.calico.selector import (
     Not,
     Op,
     Selector,
+    conjunction,
 )
 from service.policy.model import (
     Direction,
@@ -86,11 +88,17 @@ def label_selector(selector: LabelSelector) -> Selector:
     return Selector.of(nodes[0] if len(nodes) == 1 else And(tuple(nodes)))
 
 
+# Calico's conversion ANDs this onto every selector peer of a Kubernetes policy, so
+# a Kubernetes peer only ever matches pods: never a NetworkSet with look-alike labels.
+_PODS_ONLY = Selector.of(Compare(ORCHESTRATOR_LABEL, Op.EQ, "k8s"))
+
+
 def _peer(peer: Peer) -> EntityRule:
     if peer.ip_block is not None:
         return EntityRule(nets=(peer.ip_block.cidr,), not_nets=peer.ip_block.excepts)
+    pods = None if peer.pod_selector is None else label_selector(peer.pod_selector)
     return EntityRule(
-        selector=None if peer.pod_selector is None else label_selector(peer.pod_selector),
+        selector=conjunction(pods, _PODS_ONLY),
         namespace_selector=(
             None if peer.namespace_selector is None else label_selector(peer.namespace_selector)
         ),

@@ -342,3 +342,31 @@ spec: {nets: [198.51.100.0/24]}
         "192.0.2.16-192.0.2.255",
         "198.51.100.0-198.51.100.255",
     } <= spans
+
+
+def test_a_kubernetes_policys_selector_peer_never_matches_a_network_set() -> None:
+    # Calico ANDs projectcalico.org/orchestrator == 'k8s' onto Kubernetes selector
+    # peers: a NetworkSet with the same labels lends its addresses to Calico rules only.
+    network_set = """
+apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: trusted, namespace: dev, labels: {role: trusted}}
+spec: {nets: [10.0.2.0/24]}
+---
+"""
+    kubernetes = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: dev}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: trusted}}
+    - namespaceSelector: {}
+      podSelector: {matchLabels: {role: trusted}}
+"""
+    state = cluster(network_set + kubernetes)
+    assert not allowed(state, PROD_CLIENT, DEV_DB, 5432)  # its IP lies in the set
+    calico = network_set + db_ingress("{action: Allow, source: {selector: role == 'trusted'}}")
+    assert allowed(cluster(calico), PROD_CLIENT, DEV_DB, 5432)

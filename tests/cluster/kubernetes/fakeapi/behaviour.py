@@ -86,6 +86,17 @@ class Behaviour:
     # Calico's version as the cluster reports it; None: no ClusterInformation.
     calico_version: str | None = "v3.29.1"
     calico_node_image: str | None = "docker.io/calico/node:v3.29.1"
+    # Chaos (fakeapi.chaos): calico-node pods in calico-system, how long a replacement
+    # takes to be Ready, and how long a new pod stays un-isolated after it is Ready.
+    calico_nodes: int = 0
+    calico_restart_s: float = 0.0
+    isolation_delay_s: float = 0.0
+    # The uid of kube-system (the cluster's id); None: the fake's usual one.
+    cluster_uid: str | None = None
+    # Whether Calico's API server is there (projectcalico.org/v3, the admin policies).
+    calico_api: bool = True
+    # Calico before v3.30: tiered policies must be named <tier>.<name>.
+    calico_tier_prefix: bool = True
 
     def forbids(
         self,
@@ -95,8 +106,12 @@ class Behaviour:
         *,
         group: str = "",
         name: str | None = None,
+        qualified: str | None = None,
     ) -> bool:
-        if any(f.matches(verb, resource, namespace) for f in self.forbidden):
+        """``qualified`` (``tiers.projectcalico.org``) is what Forbid rules name for kinds of
+        other API groups; grants name the plural and the group."""
+        shown = qualified or resource
+        if any(f.matches(verb, shown, namespace) for f in self.forbidden):
             return True
         if self.grants is None:
             return False

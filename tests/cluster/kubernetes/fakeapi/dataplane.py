@@ -3,10 +3,12 @@
 The engine (:class:`~service.policy.evaluate.Evaluator`) sees the cluster as
 the API server holds it: the run's real namespaces with their labels
 (``kubernetes.io/metadata.name`` included), the pods with their labels,
-container ports and IPs, and the NetworkPolicies exactly as they were applied,
-parsed back from what the backend sent. So when the backend rewrites a policy
-wrongly, the fake answers what the wrong policy does, and the run reports a
-regression: these answers are never computed from the scenario's own view.
+container ports and IPs, and the NetworkPolicies, Calico objects and admin
+policies exactly as they were applied, parsed back from what the backend sent
+(with a Calico object present, the engine evaluates Calico's tiered model). So
+when the backend rewrites a policy wrongly, the fake answers what the wrong
+policy does, and the run reports a regression: these answers are never
+computed from the scenario's own view.
 
 What a connection to ``host:port`` does, as on Calico:
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.errors import InvalidInput
+from service.policy.calico.parse import parse_calico_entry
 from service.policy.evaluate import Evaluator
 from service.policy.model import (
     ClusterState,
@@ -37,6 +40,7 @@ from service.policy.model import (
     Protocol,
 )
 from service.policy.parse import parse_network_policy
+from tests.cluster.kubernetes.fakeapi import chaos
 from tests.cluster.kubernetes.fakeapi.store import KUBE_DNS_IP, Store
 
 __all__ = ["Answer", "Dataplane"]
@@ -111,7 +115,10 @@ class Dataplane:
         policies: list[NetworkPolicy] = []
         for obj in policy_objects:
             try:
-                policies.append(parse_network_policy(obj))
+                if obj.get("apiVersion") == "networking.k8s.io/v1":
+                    policies.append(parse_network_policy(obj))
+                else:  # Calico's and the admin policies, as stored: the engine decides
+                    policies.append(parse_calico_entry(obj))
             except InvalidInput as err:  # pragma: no cover - admission validated it
                 raise AssertionError(f"the fake admitted an invalid policy: {err}") from err
         state = ClusterState(namespaces=namespaces, pods=tuple(pods), policies=tuple(policies))
@@ -182,7 +189,9 @@ class Dataplane:
             dst, port = found
         if dst is None:
             return Answer(1, "TIMEOUT", timeout_s)
-        if not view.evaluator.is_allowed(src, dst, port=port, protocol=protocol):
+        if not chaos.allowed(
+            self.store, view.evaluator, src, dst, port=port, protocol=protocol, at=at
+        ):
             return Answer(1, "TIMEOUT", timeout_s)
         if not any(p.port == port and p.protocol is protocol for p in dst.ports):
             return Answer(

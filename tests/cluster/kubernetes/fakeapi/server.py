@@ -26,9 +26,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from tests.cluster.kubernetes.fakeapi.behaviour import Behaviour, ExecFaultMode
+from tests.cluster.kubernetes.fakeapi.calico import (
+    CALICO_RESOURCES,
+    CALICO_ROUTES,
+    split,
+    tier_checks,
+)
 from tests.cluster.kubernetes.fakeapi.dataplane import Dataplane
 from tests.cluster.kubernetes.fakeapi.execs import emulate
-from tests.cluster.kubernetes.fakeapi.store import ApiError, Store
+from tests.cluster.kubernetes.fakeapi.store import RESOURCES, ApiError, Store
 from tests.cluster.kubernetes.fakeapi.websocket import (
     CHANNEL_PROTOCOL,
     CLOSE,
@@ -73,6 +79,7 @@ _ROUTES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
         re.compile(r"^/apis/crd\.projectcalico\.org/v1/(clusterinformations)(?:/([^/]+))?$"),
         ("resource", "name"),
     ),
+    *CALICO_ROUTES,
 )
 
 
@@ -113,8 +120,13 @@ def _route(path: str) -> _Route | None:
         found = pattern.match(path)
         if found is not None:
             values = dict(zip(names, found.groups(), strict=True))
+            resource = str(values["resource"])
+            if values.get("group"):
+                resource = f"{resource}.{values['group']}"
+                if resource not in CALICO_RESOURCES:
+                    return None
             return _Route(
-                resource=str(values["resource"]),
+                resource=resource,
                 namespace=unquote(values["namespace"]) if values.get("namespace") else None,
                 name=unquote(values["name"]) if values.get("name") else None,
                 sub=values.get("sub"),
@@ -131,6 +143,8 @@ class FakeApiServer:
         self.dataplane = Dataplane(self.store)
         self.calls: list[Call] = []
         self.exec_calls: list[ExecCall] = []
+        # Calico's tiered-RBAC checks that passed, as (verb, resource, API group).
+        self.authorizations: list[tuple[str, str, str]] = []
         # (start, end) on the monotonic clock of every exec that ran to its end.
         self.exec_spans: list[tuple[float, float]] = []
         self._exec_tries: dict[str, int] = {}
@@ -206,7 +220,7 @@ class FakeApiServer:
     def managed_objects(self) -> list[tuple[str, str, str]]:
         """(resource, namespace, name) of every object carrying netpol-drift's label."""
         found = []
-        for resource in ("namespaces", "pods", "services", "networkpolicies"):
+        for resource in ("namespaces", "pods", "services", "networkpolicies", *CALICO_RESOURCES):
             for obj in self.store.all(resource):
                 meta = obj["metadata"]
                 if MANAGED_BY in (meta.get("labels") or {}):
@@ -311,13 +325,34 @@ class _Handler(BaseHTTPRequestHandler):
                 self._record(method, "get", None, 200)
                 self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2-fake"})
                 return
-            if route is None:
+            if route is None or (
+                route.resource in CALICO_RESOURCES and not fake.behaviour.calico_api
+            ):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             rbac_resource = f"{route.resource}/{route.sub}" if route.sub else route.resource
             namespace = route.scoped_namespace if route.resource != "namespaces" else None
             group = GROUPS.get(route.resource, "")
-            if fake.behaviour.forbids(verb, rbac_resource, namespace, group=group, name=route.name):
-                raise _forbidden(fake.behaviour.user, verb, rbac_resource, namespace)
+            qualified = None
+            if route.resource in CALICO_RESOURCES:
+                qualified = route.resource
+                rbac_resource, group = split(route.resource)
+            if fake.behaviour.forbids(
+                verb, rbac_resource, namespace, group=group, name=route.name, qualified=qualified
+            ):
+                raise _forbidden(fake.behaviour.user, verb, rbac_resource, namespace, group)
+            for check_verb, resource, name in tier_checks(
+                fake.store, verb, route.resource, route.name, body
+            ):
+                qualified = f"{resource}.projectcalico.org"
+                if fake.behaviour.forbids(
+                    check_verb, resource, namespace, group="projectcalico.org", name=name,
+                    qualified=qualified,
+                ):  # fmt: skip
+                    raise _forbidden(
+                        fake.behaviour.user, check_verb, resource, namespace, "projectcalico.org"
+                    )
+                with fake.lock:
+                    fake.authorizations.append((check_verb, resource, "projectcalico.org"))
             if route.sub == "exec":
                 self._exec(route, query)
                 return
@@ -345,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, store.get(route.resource, namespace, route.name)
         if method == "POST" and route.name is None:
             if route.resource in ("daemonsets", "clusterinformations") or (
-                route.namespace is None and route.resource != "namespaces"
+                route.namespace is None and RESOURCES[route.resource][2]
             ):
                 raise ApiError(405, "MethodNotAllowed", "the fake does not create these")
             return 201, store.create(route.resource, namespace, body)
@@ -463,8 +498,10 @@ def _verb(method: str, route: _Route | None) -> str:
     )
 
 
-def _forbidden(user: str, verb: str, resource: str, namespace: str | None) -> ApiError:
-    group = GROUPS.get(resource.split("/")[0], "")
+def _forbidden(
+    user: str, verb: str, resource: str, namespace: str | None, group: str | None = None
+) -> ApiError:
+    group = GROUPS.get(resource.split("/")[0], "") if group is None else group
     where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     return ApiError(
         403,

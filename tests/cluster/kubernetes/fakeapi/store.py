@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.policy.model import NAMESPACE_NAME_LABEL
+from tests.cluster.kubernetes.fakeapi import calico, chaos
 from tests.cluster.kubernetes.fakeapi.behaviour import Behaviour
 from tests.cluster.kubernetes.fakeapi.selectors import SelectorError, field_matcher, label_matcher
 from tests.cluster.kubernetes.fakeapi.validation import validate
@@ -44,6 +45,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy", True),
     "daemonsets": ("apps/v1", "DaemonSet", True),
     "clusterinformations": ("crd.projectcalico.org/v1", "ClusterInformation", False),
+    **calico.CALICO_RESOURCES,
 }
 KUBE_DNS_IP = "10.96.0.10"
 KUBE_DNS_POD_IP = "10.244.255.10"
@@ -126,6 +128,7 @@ class Store:
                     {"name": name, "kind": resource},
                 )
             self._admit(resource, obj, name, namespace)
+            calico.admit_create(self, resource, obj)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _now_text()
             meta["resourceVersion"] = self._next_rv()
@@ -140,7 +143,7 @@ class Store:
                 self.topology += 1
             self._objects[resource][key] = obj
             self._born[(resource, key[0], name)] = self.clock()
-            if resource == "networkpolicies":
+            if resource in calico.POLICY_RESOURCES:
                 self._record_policies()
             return self._view(resource, obj)
 
@@ -207,14 +210,20 @@ class Store:
                 )
             if namespace is not None:
                 meta["namespace"] = namespace
+            calico.admit_create(self, resource, obj)
             meta["uid"] = current["metadata"]["uid"]
             meta["creationTimestamp"] = current["metadata"]["creationTimestamp"]
             meta["resourceVersion"] = self._next_rv()
             if resource == "namespaces":
                 meta.setdefault("labels", {})[NAMESPACE_NAME_LABEL] = name
                 obj["status"] = current.get("status", {})
+            if resource == "pods":
+                # The kubelet's side of a pod (its IP, when it started) survives a replace.
+                obj["_fake"] = current.get("_fake")
+            if resource in ("pods", "namespaces"):
+                self.topology += 1  # their labels are what selectors see
             self._objects[resource][key] = obj
-            if resource == "networkpolicies":
+            if resource in calico.POLICY_RESOURCES:
                 self._record_policies()
             return self._view(resource, obj)
 
@@ -236,8 +245,11 @@ class Store:
                 )
             if resource == "namespaces":
                 return self._delete_namespace(name, current)
+            calico.admit_delete(self, resource, name)
+            if resource == "pods":
+                chaos.on_pod_delete(self, current)
             del self._objects[resource][key]
-            if resource == "networkpolicies":
+            if resource in calico.POLICY_RESOURCES:
                 self._record_policies()
             if resource in ("pods", "services"):
                 self.topology += 1
@@ -409,7 +421,7 @@ class Store:
                     for c in containers
                 ],
             }
-        ready = self.clock() - born >= self.behaviour.ready_delay_s
+        ready = self.clock() - born >= fake.get("ready_delay", self.behaviour.ready_delay_s)
         if not ready:
             return {
                 "phase": "Pending",
@@ -475,8 +487,12 @@ class Store:
             self._record_policies()
 
     def _record_policies(self) -> None:
+        # Every kind the dataplane enforces; the built-in tiers are the engine's own.
         snapshot = tuple(
-            copy.deepcopy(o) for _, o in sorted(self._objects["networkpolicies"].items())
+            copy.deepcopy(o)
+            for resource in sorted(calico.POLICY_RESOURCES)
+            for _, o in sorted(self._objects[resource].items())
+            if not (resource == calico.TIERS and o["metadata"]["name"] in calico.BUILTIN_TIERS)
         )
         if snapshot != self.policy_history[-1][1]:
             self.policy_history.append((self.clock(), snapshot))
@@ -489,7 +505,11 @@ class Store:
                 "apiVersion": "v1",
                 "metadata": {
                     "name": name,
-                    "uid": KUBE_SYSTEM_UID if name == "kube-system" else str(uuid.uuid4()),
+                    "uid": (
+                        self.behaviour.cluster_uid or KUBE_SYSTEM_UID
+                        if name == "kube-system"
+                        else str(uuid.uuid4())
+                    ),
                     "resourceVersion": self._next_rv(),
                     "creationTimestamp": _now_text(),
                     "labels": {NAMESPACE_NAME_LABEL: name},
@@ -538,6 +558,7 @@ class Store:
                 ],
             },
         }
+        chaos.seed_calico_nodes(self)
         if self.behaviour.calico_node_image is not None:
             self._objects["daemonsets"][("calico-system", "calico-node")] = {
                 "kind": "DaemonSet",
@@ -558,6 +579,8 @@ class Store:
                     }
                 },
             }
+        for name, tier in calico.builtin_tiers(self._next_rv):
+            self._objects[calico.TIERS][("", name)] = tier
         if self.behaviour.calico_version is not None:
             self._objects["clusterinformations"][("", "default")] = {
                 "kind": "ClusterInformation",

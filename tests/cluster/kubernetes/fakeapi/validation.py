@@ -20,6 +20,7 @@ from service.policy.syntax import (
     label_value_error,
     port_name_error,
 )
+from tests.cluster.kubernetes.fakeapi.calico import CALICO_RESOURCES, calico_causes
 
 __all__ = ["Cause", "validate"]
 
@@ -65,6 +66,8 @@ def validate(resource: str, obj: Mapping[str, Any]) -> list[Cause]:
             parse_network_policy(obj)
         except InvalidInput as err:
             causes += [_cause(str(p.path), p.message) for p in err.problems]
+    elif resource in CALICO_RESOURCES:
+        causes += calico_causes(obj)
     return causes
 
 

@@ -1,0 +1,152 @@
+"""Who does the work after a run closes: a thread in this process, or Celery.
+
+A sender is told that a run closed (:meth:`NotificationSender.run_closed`)
+and from then on owns the notification: it prepares the deliveries
+(:func:`~service.notify.deliveries.prepare_deliveries`) and sends each
+attempt, waiting the backoff between failed attempts.
+
+- :class:`InProcessSender` (the embedded default, no broker): one background
+  thread working through a queue ordered by due time. A process that stops
+  leaves its pending deliveries in the database, where
+  :func:`~service.notify.deliveries.due_deliveries` finds them again.
+- :class:`CelerySender`: sends the ``netpol_drift.notify_run`` task by name
+  (:mod:`service.notify.tasks` registers it in the workers), which prepares
+  and delivers, retrying with backoff as Celery countdowns.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.notify.deliveries import Poster, attempt_delivery, http_post, prepare_deliveries
+from service.notify.settings import NotifySettings
+from service.store.notify_models import DeliveryStatus
+
+__all__ = [
+    "DELIVER_TASK",
+    "NOTIFY_RUN_TASK",
+    "CelerySender",
+    "InProcessSender",
+    "NotificationSender",
+]
+
+log = logging.getLogger(__name__)
+
+NOTIFY_RUN_TASK: Final = "netpol_drift.notify_run"
+DELIVER_TASK: Final = "netpol_drift.deliver_webhook"
+
+
+class NotificationSender(Protocol):
+    def run_closed(self, run_id: int) -> None:
+        """Notify about run ``run_id`` (which just closed), without blocking the caller."""
+        ...
+
+    def deliver(self, delivery_id: int, *, delay_s: float = 0.0) -> None:
+        """Send the next attempts of a pending delivery, starting in ``delay_s``."""
+        ...
+
+
+class InProcessSender:
+    """Notifications on one background thread of this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: NotifySettings,
+        *,
+        post: Poster = http_post,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.post = post
+        self._clock = clock
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._busy = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="netpol-drift-notify", daemon=True)
+        self._thread.start()
+
+    def run_closed(self, run_id: int) -> None:
+        self._put(0.0, lambda: self._prepare(run_id))
+
+    def deliver(self, delivery_id: int, *, delay_s: float = 0.0) -> None:
+        self._put(delay_s, lambda: self._attempt(delivery_id))
+
+    def idle(self, timeout_s: float) -> bool:
+        """Wait until nothing is queued or running (tests, shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._wake:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join(timeout=5)
+
+    def _put(self, delay_s: float, job: Callable[[], None]) -> None:
+        with self._wake:
+            if self._closed:
+                return
+            heapq.heappush(self._queue, (self._clock() + delay_s, next(self._order), job))
+            self._wake.notify_all()
+
+    def _prepare(self, run_id: int) -> None:
+        for delivery_id in prepare_deliveries(self.sessions, run_id, self.settings):
+            self.deliver(delivery_id)
+
+    def _attempt(self, delivery_id: int) -> None:
+        outcome = attempt_delivery(self.sessions, delivery_id, self.settings, post=self.post)
+        if outcome.status is DeliveryStatus.PENDING and outcome.retry_in_s is not None:
+            self.deliver(delivery_id, delay_s=outcome.retry_in_s)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed:
+                    if self._queue and self._queue[0][0] <= self._clock():
+                        break
+                    wait = self._queue[0][0] - self._clock() if self._queue else None
+                    self._wake.wait(wait)
+                if self._closed:
+                    return
+                _, _, job = heapq.heappop(self._queue)
+                self._busy += 1
+            try:
+                job()
+            except Exception:
+                # The database was away, say: the delivery stays pending in the store.
+                log.exception("notification job failed")
+            finally:
+                with self._wake:
+                    self._busy -= 1
+                    self._wake.notify_all()
+
+
+class CelerySender:
+    """Sends the notification tasks by name through ``app``'s broker."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def run_closed(self, run_id: int) -> None:
+        self.app.send_task(NOTIFY_RUN_TASK, args=(run_id,))
+
+    def deliver(self, delivery_id: int, *, delay_s: float = 0.0) -> None:
+        self.app.send_task(DELIVER_TASK, args=(delivery_id,), countdown=max(0.0, delay_s))

@@ -1,0 +1,312 @@
+"""The cells of a run: what each cell is (its revision's) joined with what the run saw.
+
+A run's cells live in two tables (:mod:`service.store.models`): the revision's
+``revision_cells`` say what a cell is and what the engine expects, the run's
+``cell_results`` what it observed. Every query here joins them on (revision,
+cell key), in plan order (the revision's ordinal), and applies a run's own
+expected verdict where it overrides the revision's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
+
+from service.policy.model import Protocol
+from service.queries.formats import iso, labels_object, port_value
+from service.queries.paging import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
+from service.scenario.model import Verdict
+from service.store.models import CellResult, RevisionCell, Run, RunVersion
+
+__all__ = [
+    "EXPECTED",
+    "CellDetail",
+    "CellFilter",
+    "CellHistoryPoint",
+    "CellView",
+    "all_cells",
+    "cell_history",
+    "get_cell",
+    "list_cells",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CellFilter:
+    """Cells to list; every field narrows, empty or None means any.
+
+    ``source`` and ``target`` are the scenario's names (a source label set, a
+    target); ``observed`` and ``expected`` verdicts.
+    """
+
+    observed: tuple[Verdict, ...] = ()
+    expected: tuple[Verdict, ...] = ()
+    regression: bool | None = None
+    flaky: bool | None = None
+    loopback: bool | None = None
+    versions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    source_namespaces: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    target_namespaces: tuple[str, ...] = ()
+    protocols: tuple[Protocol, ...] = ()
+
+
+class CellView(TypedDict):
+    key: str
+    pair_key: str
+    ordinal: int
+    version: str
+    source_namespace: str
+    source: str
+    source_labels: dict[str, str]
+    target_namespace: str
+    target: str
+    port: int | str
+    port_number: int | None
+    protocol: str
+    loopback: bool
+    expected: str
+    observed: str
+    raw_outcome: str | None
+    latency_ms: float | None
+    attempts: int
+    regression: bool
+    flaky: bool
+    explanation: str | None
+
+
+class CellDetail(CellView):
+    run_id: int
+    expected_by_revision: str
+    attempt_details: list[dict[str, Any]] | None
+
+
+class CellHistoryPoint(TypedDict):
+    run_id: int
+    run_created_at: str | None
+    run_status: str
+    revision_id: int
+    version_hash: str | None
+    expected: str
+    observed: str
+    raw_outcome: str | None
+    attempts: int
+    regression: bool
+    flaky: bool
+
+
+EXPECTED = func.coalesce(CellResult.expected_override, RevisionCell.expected)
+_EXPLANATION = func.coalesce(CellResult.explanation_override, RevisionCell.explanation)
+
+_COLUMNS = (
+    RevisionCell.cell_key,
+    RevisionCell.pair_key,
+    RevisionCell.ordinal,
+    RevisionCell.version,
+    RevisionCell.source_namespace,
+    RevisionCell.source_name,
+    RevisionCell.source_labels,
+    RevisionCell.target_namespace,
+    RevisionCell.target_name,
+    RevisionCell.port,
+    RevisionCell.resolved_port,
+    RevisionCell.protocol,
+    RevisionCell.loopback,
+    EXPECTED.label("expected"),
+    CellResult.observed,
+    CellResult.raw_outcome,
+    CellResult.latency_ms,
+    CellResult.attempts,
+    CellResult.regression,
+    CellResult.flaky,
+    _EXPLANATION.label("explanation"),
+)
+
+
+def _joined(run_id: int, revision_id: int, *extra: Any) -> Select[*tuple[Any, ...]]:
+    return (
+        select(*_COLUMNS, *extra)
+        .select_from(CellResult)
+        .join(
+            RevisionCell,
+            (RevisionCell.revision_id == revision_id)
+            & (RevisionCell.cell_key == CellResult.cell_key),
+        )
+        .where(CellResult.run_id == run_id)
+    )
+
+
+def _conditions(f: CellFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if f.observed:
+        out.append(CellResult.observed.in_(f.observed))
+    if f.expected:
+        out.append(EXPECTED.in_([v.value for v in f.expected]))
+    if f.regression is not None:
+        out.append(CellResult.regression.is_(f.regression))
+    if f.flaky is not None:
+        out.append(CellResult.flaky.is_(f.flaky))
+    if f.loopback is not None:
+        out.append(RevisionCell.loopback.is_(f.loopback))
+    if f.versions:
+        out.append(RevisionCell.version.in_(f.versions))
+    if f.sources:
+        out.append(RevisionCell.source_name.in_(f.sources))
+    if f.source_namespaces:
+        out.append(RevisionCell.source_namespace.in_(f.source_namespaces))
+    if f.targets:
+        out.append(RevisionCell.target_name.in_(f.targets))
+    if f.target_namespaces:
+        out.append(RevisionCell.target_namespace.in_(f.target_namespaces))
+    if f.protocols:
+        out.append(RevisionCell.protocol.in_(f.protocols))
+    return out
+
+
+def _view(row: Row[Any]) -> CellView:
+    return CellView(
+        key=row.cell_key,
+        pair_key=row.pair_key,
+        ordinal=row.ordinal,
+        version=row.version,
+        source_namespace=row.source_namespace,
+        source=row.source_name,
+        source_labels=labels_object(row.source_labels),
+        target_namespace=row.target_namespace,
+        target=row.target_name,
+        port=port_value(row.port),
+        port_number=row.resolved_port,
+        protocol=str(row.protocol),
+        loopback=row.loopback,
+        # The coalesced column comes back as the stored string.
+        expected=str(row.expected),
+        observed=str(row.observed),
+        raw_outcome=str(row.raw_outcome) if row.raw_outcome is not None else None,
+        latency_ms=row.latency_ms,
+        attempts=row.attempts,
+        regression=row.regression,
+        flaky=row.flaky,
+        explanation=row.explanation,
+    )
+
+
+def list_cells(
+    session: Session,
+    run_id: int,
+    revision_id: int,
+    cell_filter: CellFilter | None = None,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page[CellView]:
+    """A page of a run's cells in plan order. ``revision_id`` is the run's (the caller has it)."""
+    query = _joined(run_id, revision_id).order_by(RevisionCell.ordinal).limit(limit + 1)
+    conditions = _conditions(cell_filter if cell_filter is not None else CellFilter())
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, "cells", (int,))
+        conditions.append(RevisionCell.ordinal > after)
+    if conditions:
+        query = query.where(*conditions)
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    items = [_view(row) for row in rows[:limit]]
+    next_cursor = encode_cursor("cells", [items[-1]["ordinal"]]) if more else None
+    return Page(items, next_cursor)
+
+
+def all_cells(
+    session: Session, run_id: int, revision_id: int, cell_filter: CellFilter | None = None
+) -> list[CellView]:
+    """Every cell of the run (matching the filter) in plan order: for downloads."""
+    query = _joined(run_id, revision_id).order_by(RevisionCell.ordinal)
+    conditions = _conditions(cell_filter if cell_filter is not None else CellFilter())
+    if conditions:
+        query = query.where(*conditions)
+    return [_view(row) for row in session.execute(query)]
+
+
+def get_cell(session: Session, run_id: int, revision_id: int, cell_key: str) -> CellDetail | None:
+    row = session.execute(
+        _joined(
+            run_id,
+            revision_id,
+            CellResult.attempt_details,
+            RevisionCell.expected.label("revision_expected"),
+        ).where(CellResult.cell_key == cell_key)
+    ).first()
+    if row is None:
+        return None
+    return CellDetail(
+        **_view(row),
+        run_id=run_id,
+        expected_by_revision=str(row.revision_expected),
+        attempt_details=list(row.attempt_details) if row.attempt_details is not None else None,
+    )
+
+
+def cell_history(
+    session: Session,
+    scenario_id: int,
+    cell_key: str,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page[CellHistoryPoint]:
+    """What each run of the scenario saw of one cell, newest run first."""
+    query = (
+        select(
+            Run.id,
+            Run.created_at,
+            Run.status,
+            Run.revision_id,
+            RunVersion.content_hash,
+            EXPECTED.label("expected"),
+            CellResult.observed,
+            CellResult.raw_outcome,
+            CellResult.attempts,
+            CellResult.regression,
+            CellResult.flaky,
+        )
+        .select_from(CellResult)
+        .join(Run, Run.id == CellResult.run_id)
+        .join(
+            RevisionCell,
+            (RevisionCell.revision_id == Run.revision_id)
+            & (RevisionCell.cell_key == CellResult.cell_key),
+        )
+        .outerjoin(
+            RunVersion,
+            (RunVersion.run_id == Run.id) & (RunVersion.version == RevisionCell.version),
+        )
+        .where(CellResult.cell_key == cell_key, Run.scenario_id == scenario_id)
+        .order_by(Run.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        (before,) = decode_cursor(cursor, "history", (int,))
+        query = query.where(Run.id < before)
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    items = [
+        CellHistoryPoint(
+            run_id=row[0],
+            run_created_at=iso(row[1]),
+            run_status=str(row[2]),
+            revision_id=row[3],
+            version_hash=row[4],
+            expected=str(row.expected),
+            observed=str(row.observed),
+            raw_outcome=str(row.raw_outcome) if row.raw_outcome is not None else None,
+            attempts=row.attempts,
+            regression=row.regression,
+            flaky=row.flaky,
+        )
+        for row in rows[:limit]
+    ]
+    next_cursor = encode_cursor("history", [items[-1]["run_id"]]) if more else None
+    return Page(items, next_cursor)

@@ -1,0 +1,212 @@
+"""Stored runs as the values :mod:`service.compare` works on.
+
+The compare package is pure and knows no database; this module is the
+mapping its docstring asks the store side for: a run's row and its cells
+become a :class:`~service.compare.RunSummary` and
+:class:`~service.compare.CellObservation` s in a
+:class:`~service.compare.RunRecord`, or, for history-scale work that only
+needs columns (drift counts, flakes), a :class:`~service.compare.RunColumns`
+straight from a column query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from sqlalchemy import null, select
+from sqlalchemy.orm import Session
+
+from service.compare import (
+    CellObservation,
+    CellPlace,
+    RunColumns,
+    RunRecord,
+    RunSummary,
+    VersionHash,
+)
+from service.policy.model import Labels, Protocol
+from service.queries.cells import EXPECTED
+from service.queries.formats import labels_object, port_value
+from service.scenario.cells import RawOutcome
+from service.scenario.model import Verdict
+from service.store.enums import RunStatus
+from service.store.models import CellResult, RevisionCell, Run, RunVersion, Scenario
+
+__all__ = ["run_columns", "run_record", "run_summary", "scenario_run_ids"]
+
+
+def run_summary(session: Session, run_id: int) -> RunSummary | None:
+    found = session.execute(
+        select(Run, Scenario.name)
+        .join(Scenario, Scenario.id == Run.scenario_id)
+        .where(Run.id == run_id)
+    ).first()
+    if found is None:
+        return None
+    run, name = found
+    versions = session.execute(
+        select(RunVersion.version, RunVersion.content_hash).where(RunVersion.run_id == run_id)
+    ).all()
+    return RunSummary(
+        id=run.id,
+        scenario=name,
+        created_at=run.created_at,
+        revision_hash=run.revision.content_hash,
+        versions=tuple(VersionHash(name, content_hash) for name, content_hash in versions),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _labels(text: str) -> Labels:
+    return Labels(labels_object(text))
+
+
+def run_record(session: Session, run_id: int, *, explanations: bool = False) -> RunRecord | None:
+    """The run with every stored cell, in plan order; None when there is no such run."""
+    summary = run_summary(session, run_id)
+    if summary is None:
+        return None
+    revision_id = session.scalar(select(Run.revision_id).where(Run.id == run_id))
+    hashes = {v.name: v.content_hash for v in summary.versions}
+    # Explanations are long texts: read only when asked for.
+    explanation = (RevisionCell.explanation if explanations else null()).label("explanation")
+    rows = session.execute(
+        select(
+            CellResult.cell_key,
+            RevisionCell.pair_key,
+            RevisionCell.version,
+            RevisionCell.source_namespace,
+            RevisionCell.source_name,
+            RevisionCell.source_labels,
+            RevisionCell.target_namespace,
+            RevisionCell.target_name,
+            RevisionCell.port,
+            RevisionCell.resolved_port,
+            RevisionCell.protocol,
+            RevisionCell.loopback,
+            EXPECTED.label("expected"),
+            CellResult.observed,
+            CellResult.raw_outcome,
+            CellResult.attempts,
+            CellResult.attempt_details,
+            CellResult.regression,
+            CellResult.flaky,
+            CellResult.explanation_override,
+            explanation,
+        )
+        .select_from(CellResult)
+        .join(
+            RevisionCell,
+            (RevisionCell.revision_id == revision_id)
+            & (RevisionCell.cell_key == CellResult.cell_key),
+        )
+        .where(CellResult.run_id == run_id)
+        .order_by(RevisionCell.ordinal)
+    ).all()
+    cells = []
+    for r in rows:
+        observed = Verdict(r.observed)
+        cells.append(
+            CellObservation(
+                run_id=run_id,
+                run_at=summary.created_at,
+                cell_key=r.cell_key,
+                pair_key=r.pair_key,
+                version=r.version,
+                version_hash=hashes.get(r.version, ""),
+                place=CellPlace(
+                    source_namespace=r.source_namespace,
+                    source_labels=_labels(r.source_labels),
+                    target_namespace=r.target_namespace,
+                    target=r.target_name,
+                    port=port_value(r.port),
+                    protocol=Protocol(r.protocol),
+                    port_number=r.resolved_port,
+                    source=r.source_name,
+                ),
+                expected=Verdict(r.expected),
+                observed=observed,
+                raw_outcome=RawOutcome(r.raw_outcome) if r.raw_outcome is not None else None,
+                attempts=_attempts(r.attempts, r.attempt_details, observed),
+                explanation=(r.explanation_override or r.explanation) if explanations else None,
+                regression=r.regression,
+                flaky=r.flaky,
+                loopback=r.loopback,
+            )
+        )
+    return RunRecord(summary, tuple(cells))
+
+
+def _attempts(
+    count: int, details: Sequence[object] | None, observed: Verdict
+) -> tuple[Verdict, ...]:
+    if details is None:
+        # Stored without details: it took one attempt (or none, for an invalid cell).
+        return (observed,) if count else ()
+    out = []
+    for item in details:
+        if isinstance(item, dict) and isinstance(item.get("observed"), str):
+            out.append(Verdict(item["observed"]))
+    return tuple(out)
+
+
+def run_columns(session: Session, run_id: int) -> RunColumns | None:
+    """The run's columns (key, final verdict, policy hash, flaky within the run) in plan order."""
+    summary = run_summary(session, run_id)
+    if summary is None:
+        return None
+    revision_id = session.scalar(select(Run.revision_id).where(Run.id == run_id))
+    regressions = session.scalar(select(Run.regressions).where(Run.id == run_id)) or 0
+    hashes = {v.name: v.content_hash for v in summary.versions}
+    rows = session.execute(
+        select(
+            CellResult.cell_key,
+            CellResult.observed,
+            RevisionCell.version,
+            CellResult.flaky,
+            CellResult.attempts,
+            CellResult.attempt_details,
+        )
+        .select_from(CellResult)
+        .join(
+            RevisionCell,
+            (RevisionCell.revision_id == revision_id)
+            & (RevisionCell.cell_key == CellResult.cell_key),
+        )
+        .where(CellResult.run_id == run_id)
+        .order_by(RevisionCell.ordinal)
+    ).all()
+    # Flaky within the run: flagged so, or its attempts disagree (only cells stored
+    # with attempt details can: the others took one attempt).
+    flaky = [
+        bool(r.flaky)
+        or (
+            r.attempt_details is not None
+            and len(set(_attempts(r.attempts, r.attempt_details, Verdict(r.observed)))) > 1
+        )
+        for r in rows
+    ]
+    return RunColumns(
+        summary,
+        keys=tuple(r.cell_key for r in rows),
+        observed=[str(r.observed) for r in rows],
+        hashes=tuple(hashes.get(r.version, "") for r in rows),
+        flaky=flaky,
+        regressions=regressions,
+    )
+
+
+def scenario_run_ids(
+    session: Session, scenario_id: int, *, limit: int, finished_only: bool = True
+) -> list[int]:
+    """The newest ``limit`` runs of a scenario, oldest first."""
+    query = (
+        select(Run.id)
+        .where(Run.scenario_id == scenario_id)
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .limit(limit)
+    )
+    if finished_only:
+        query = query.where(Run.status.in_((RunStatus.SUCCEEDED, RunStatus.FAILED)))
+    return list(reversed(session.scalars(query).all()))
