@@ -11,7 +11,6 @@ Celery workers; without one they execute on a thread pool in this process
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from flask import Flask, Response
@@ -25,7 +24,7 @@ from service.api.models.common import MAX_ID
 from service.api.problems import register_error_handlers
 from service.api.routes import BLUEPRINTS
 from service.api.security import touch_if_used
-from service.dashboard import close_dashboard, register_dashboard
+from service.dashboard import register_dashboard
 from service.runs.dispatch import Dispatcher, InProcessDispatcher
 from service.runs.planning import PlanCache
 from service.store.engine import make_engine, make_session_factory
@@ -121,6 +120,4 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     # The dashboard shares the API's sessions, auth and dispatcher (issue 6).
     register_dashboard(app)
-    # Hooks the dashboard installs are process-wide: closing the app must remove them.
-    app.extensions[EXTENSION].closers.append(partial(close_dashboard, app))
     return app

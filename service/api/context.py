@@ -9,7 +9,6 @@ session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,14 +47,9 @@ class Services:
     drift_counts: DriftCountCache = field(default_factory=DriftCountCache)
     # A redis.Redis client when a broker is configured (readiness, queue depth).
     broker: Any = None
-    # What else the app set up and must release first (the dashboard's notifier).
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Stop what was added to the app, wait for in-process runs, close the broker
-        client, release connections."""
-        while self.closers:
-            self.closers.pop()()
+        """Wait for in-process runs, close the broker client, release connections."""
         if isinstance(self.dispatcher, InProcessDispatcher):
             self.dispatcher.close()
         if self.broker is not None:
