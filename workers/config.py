@@ -11,6 +11,9 @@
                                           runs resumed (60)
 ``NETPOL_DRIFT_STALLED_AFTER_S``          a run without progress this long gets its
                                           missing shards sent again (900)
+``NETPOL_DRIFT_NOTIFY_INTERVAL_S``        beat: how often webhook notifications whose
+                                          tasks were lost (runs without deliveries, due
+                                          deliveries) are sent again (30)
 ``NETPOL_DRIFT_KUBECONFIG``               Kubernetes runs: a kubeconfig (and
 ``NETPOL_DRIFT_CONTEXT``                  its context), the cluster named after the
                                           context (else ``default``)
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from service.errors import FieldPath, InvalidInput, Problem
+from service.notify.settings import NOTIFY_INTERVAL_ENV, RESUME_INTERVAL_S
 from service.store.engine import DATABASE_URL_ENV, default_database_url
 
 __all__ = ["BROKER_URL_ENV", "SETTINGS_KEY", "WorkerSettings", "beat_schedule", "celery_config"]
@@ -63,6 +67,7 @@ class WorkerSettings:
     reap_interval_s: float = 60.0
     stalled_after_s: float = 900.0
     sweep_interval_s: float = 600.0
+    notify_interval_s: float = RESUME_INTERVAL_S
     # The NETPOL_DRIFT_* variables naming Kubernetes targets, as (name, value) pairs.
     kubernetes_env: tuple[tuple[str, str], ...] = ()
 
@@ -110,6 +115,7 @@ class WorkerSettings:
             reap_interval_s=seconds(_REAP_ENV, 60.0),
             stalled_after_s=seconds(_STALLED_ENV, 900.0),
             sweep_interval_s=seconds(_SWEEP_ENV, 600.0),
+            notify_interval_s=seconds(NOTIFY_INTERVAL_ENV, RESUME_INTERVAL_S),
             kubernetes_env=tuple(
                 (name, env[name].strip()) for name in _KUBERNETES_ENV if env.get(name, "").strip()
             ),
@@ -166,6 +172,12 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
             "task": "netpol_drift.reap_runs",
             "schedule": settings.reap_interval_s,
             "options": {"expires": settings.reap_interval_s},
+        },
+        # Webhooks owed by runs whose notify_run or deliver_webhook task was lost.
+        "resume-notifications": {
+            "task": "netpol_drift.resume_notifications",
+            "schedule": settings.notify_interval_s,
+            "options": {"expires": settings.notify_interval_s},
         },
     }
     if settings.kubernetes_configured:

@@ -7,10 +7,12 @@
                                                       # enough; two do no harm
 
 Workers on any number of machines point at the same broker and database. Beat
-sends two periodic tasks: ``tick_schedules`` (fire due schedules) and
-``reap_runs`` (close runs past their deadline, resend shards of stalled runs),
-and a third when a Kubernetes target is configured: ``sweep_expired`` (the
-janitor on those clusters); see :mod:`workers.config` for their intervals.
+sends three periodic tasks: ``tick_schedules`` (fire due schedules),
+``reap_runs`` (close runs past their deadline, resend shards of stalled runs)
+and ``resume_notifications`` (send again the webhook notifications whose tasks
+were lost: service.notify.tasks), and a fourth when a Kubernetes target is
+configured: ``sweep_expired`` (the janitor on those clusters); see
+:mod:`workers.config` for their intervals.
 """
 
 from __future__ import annotations

@@ -38,6 +38,11 @@ _TAGS: Final = (
     ("runs", "Runs: start (ad hoc), list, progress, cancel."),
     ("results", "A run's cells, a version's matrix, downloads."),
     ("compare", "Run against run (drift); version against version."),
+    (
+        "chaos",
+        "Stored chaos experiments (read only): steps, convergence, fail-open and"
+        " fail-closed windows, timelines.",
+    ),
     ("schedules", "Cron schedules of scenarios, with their next fire times."),
     ("tokens", "API tokens (admin)."),
     ("system", "Health, readiness, metrics and this document."),

@@ -26,14 +26,12 @@ from service.chaos.storing import store_experiment
 from service.cli import EXIT_OK, EXIT_REGRESSION
 from service.cli.cluster_options import (
     KUBERNETES_OPTIONS,
-    choose_backend,
+    ClusterArgs,
     kubernetes_options,
     refuse_options,
-    target_from,
 )
 from service.cluster.base import Cluster
 from service.cluster.faults import BlackoutMode, Delay, FaultConfig, PerturbationFaults
-from service.cluster.kubernetes import Images, KubernetesOptions, ProbeMode
 from service.cluster.kubernetes.perturb import KubernetesChaosCluster
 from service.cluster.kubernetes.policies import reserved_label_problems
 from service.cluster.simulated import SimulatedCluster
@@ -146,7 +144,8 @@ def chaos_command(ctx: click.Context, /, scenario: Path, **kwargs: Any) -> None:
     when every step's steady-state hypothesis held, 1 when one did not, 2 on invalid
     input or a cluster that could not be used.
     """
-    args = _Args.of(kwargs)
+    cluster_args, own = ClusterArgs.split(kwargs)
+    args = _Args.of(own)
     loaded = load_scenario(scenario)
     options = ChaosOptions(
         interval_s=args.interval,
@@ -157,13 +156,7 @@ def chaos_command(ctx: click.Context, /, scenario: Path, **kwargs: Any) -> None:
         allow_calico_restart=args.allow_calico_restart,
     )
     refuse_options(ctx, ("settle",), "`netpol-drift run`")
-    backend = choose_backend(
-        args.backend,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        in_cluster=args.in_cluster,
-        cluster_name=args.cluster_name,
-    )
+    backend = cluster_args.backend_name()
     cluster: Cluster
     stored_options: dict[str, Any] = {
         "steps": list(args.steps),
@@ -178,7 +171,11 @@ def chaos_command(ctx: click.Context, /, scenario: Path, **kwargs: Any) -> None:
         InvalidInput.collect(
             p for v in loaded.versions for p in reserved_label_problems(v.policies, version=v.name)
         )
-        cluster = _kubernetes(args)
+        cluster = KubernetesChaosCluster(
+            target=cluster_args.target(),
+            options=cluster_args.options(),
+            allow_calico_restart=args.allow_calico_restart,
+        )
     else:
         refuse_options(ctx, KUBERNETES_OPTIONS, "a Kubernetes cluster", explicit_only=True)
         perturbations = _perturbations(args)
@@ -208,7 +205,7 @@ def chaos_command(ctx: click.Context, /, scenario: Path, **kwargs: Any) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Args:
-    """The command's options, typed."""
+    """The command's own options, typed (the backend's are a :class:`ClusterArgs`)."""
 
     steps: tuple[str, ...]
     interval: float | None
@@ -226,19 +223,6 @@ class _Args:
     isolation_delay: str
     restart_blackout: str
     blackout_mode: str
-    backend: str | None
-    kubeconfig: Path | None
-    context: str | None
-    in_cluster: bool
-    cluster_name: str | None
-    clusters_file: Path | None
-    probe_mode: str
-    probe_timeout: float
-    settle: float | None
-    namespace_prefix: str
-    agnhost_image: str
-    ready_timeout: float
-    exec_concurrency: int
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> _Args:
@@ -265,27 +249,6 @@ def _perturbations(args: _Args) -> PerturbationFaults:
     )
     InvalidInput.collect(problems)
     return faults
-
-
-def _kubernetes(args: _Args) -> KubernetesChaosCluster:
-    target = target_from(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        in_cluster=args.in_cluster,
-        cluster_name=args.cluster_name,
-        clusters_file=args.clusters_file,
-    )
-    options = KubernetesOptions(
-        namespace_prefix=args.namespace_prefix,
-        probe_mode=ProbeMode(args.probe_mode),
-        probe_timeout_s=args.probe_timeout,
-        ready_timeout_s=args.ready_timeout,
-        exec_concurrency=args.exec_concurrency,
-        images=Images(agnhost=args.agnhost_image),
-    )
-    return KubernetesChaosCluster(
-        target=target, options=options, allow_calico_restart=args.allow_calico_restart
-    )
 
 
 def _store(

@@ -1,15 +1,18 @@
-"""The backend options of `netpol-drift run` and the cluster options of `netpol-drift janitor`.
+"""The backend options of `netpol-drift run` and `netpol-drift chaos`, and the cluster
+options of `netpol-drift janitor`.
 
-``run`` probes the simulator unless a Kubernetes cluster is named, by
+``run`` and ``chaos`` probe the simulator unless a Kubernetes cluster is named, by
 ``--kubeconfig``/``--context`` (or ``NETPOL_DRIFT_KUBECONFIG``/``NETPOL_DRIFT_CONTEXT``),
 ``--in-cluster`` or ``--cluster`` (a named target of ``--clusters-file``);
 ``--backend`` says it outright. Options of one backend given to the other are
-refused rather than silently ignored.
+refused rather than silently ignored. :func:`kubernetes_options` declares the
+options once for both commands and :class:`ClusterArgs` holds what they were given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,10 +40,8 @@ __all__ = [
     "DEFAULT_SETTLE_S",
     "FAULT_OPTIONS",
     "KUBERNETES_OPTIONS",
-    "choose_backend",
-    "kubernetes_cluster",
+    "ClusterArgs",
     "kubernetes_options",
-    "kubernetes_settings",
     "refuse_options",
     "target_from",
     "target_options",
@@ -57,19 +58,6 @@ FAULT_OPTIONS = (
     "fail_open",
     "over_enforce",
     "refuse",
-)
-KUBERNETES_OPTIONS = (
-    "kubeconfig",
-    "context",
-    "in_cluster",
-    "cluster_name",
-    "clusters_file",
-    "probe_mode",
-    "probe_timeout",
-    "namespace_prefix",
-    "agnhost_image",
-    "ready_timeout",
-    "exec_concurrency",
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,20 +171,6 @@ def kubernetes_options(command: F) -> F:
     )(command)
 
 
-def choose_backend(
-    backend: str | None,
-    *,
-    kubeconfig: Path | None,
-    context: str | None,
-    in_cluster: bool,
-    cluster_name: str | None,
-) -> str:
-    if backend is not None:
-        return backend
-    named = (kubeconfig, context, cluster_name)
-    return "kubernetes" if in_cluster or any(v is not None for v in named) else "simulated"
-
-
 def refuse_options(
     ctx: click.Context, names: Sequence[str], what: str, *, explicit_only: bool = False
 ) -> None:
@@ -232,49 +206,77 @@ def target_from(
     )
 
 
-def kubernetes_cluster(
-    target: ClusterTarget,
-    *,
-    probe_mode: str,
-    probe_timeout: float,
-    namespace_prefix: str,
-    agnhost_image: str,
-    ready_timeout: float,
-    exec_concurrency: int,
-) -> KubernetesCluster:
-    options = KubernetesOptions(
-        namespace_prefix=namespace_prefix,
-        probe_mode=ProbeMode(probe_mode),
-        probe_timeout_s=probe_timeout,
-        ready_timeout_s=ready_timeout,
-        exec_concurrency=exec_concurrency,
-        images=Images(agnhost=agnhost_image),
-    )
-    return KubernetesCluster(target=target, options=options)
+@dataclass(frozen=True, slots=True)
+class ClusterArgs:
+    """The options :func:`kubernetes_options` adds to a command, typed: a field each."""
+
+    backend: str | None
+    kubeconfig: Path | None
+    context: str | None
+    in_cluster: bool
+    cluster_name: str | None
+    clusters_file: Path | None
+    probe_mode: str
+    probe_timeout: float
+    settle: float | None
+    namespace_prefix: str
+    agnhost_image: str
+    ready_timeout: float
+    exec_concurrency: int
+
+    @classmethod
+    def split(cls, values: Mapping[str, Any]) -> tuple[ClusterArgs, dict[str, Any]]:
+        """These options out of a command's keyword arguments, and the command's own."""
+        names = {f.name for f in fields(cls)}
+        own = {name: value for name, value in values.items() if name not in names}
+        return cls(**{name: values[name] for name in names}), own
+
+    def backend_name(self) -> str:
+        """``--backend``, else kubernetes when a cluster is named (options or environment)."""
+        if self.backend is not None:
+            return self.backend
+        named = (self.kubeconfig, self.context, self.cluster_name)
+        return "kubernetes" if self.in_cluster or any(v is not None for v in named) else "simulated"
+
+    def target(self) -> ClusterTarget:
+        return target_from(
+            kubeconfig=self.kubeconfig,
+            context=self.context,
+            in_cluster=self.in_cluster,
+            cluster_name=self.cluster_name,
+            clusters_file=self.clusters_file,
+        )
+
+    def options(self) -> KubernetesOptions:
+        """How a cluster probed from this process works: ``run --no-store`` and ``chaos``."""
+        return KubernetesOptions(
+            namespace_prefix=self.namespace_prefix,
+            probe_mode=ProbeMode(self.probe_mode),
+            probe_timeout_s=self.probe_timeout,
+            ready_timeout_s=self.ready_timeout,
+            exec_concurrency=self.exec_concurrency,
+            images=Images(agnhost=self.agnhost_image),
+        )
+
+    def settings(self, target: ClusterTarget, *, settle: float) -> KubernetesSettings:
+        """What a stored run keeps of the options: the cluster by name, never its kubeconfig."""
+        return KubernetesSettings(
+            cluster=target.name,
+            probe_mode=self.probe_mode,
+            probe_timeout_s=self.probe_timeout,
+            namespace_prefix=self.namespace_prefix,
+            agnhost_image=self.agnhost_image,
+            ready_timeout_s=self.ready_timeout,
+            exec_concurrency=self.exec_concurrency,
+            settle_s=settle,
+        )
 
 
-def kubernetes_settings(
-    target: ClusterTarget,
-    *,
-    probe_mode: str,
-    probe_timeout: float,
-    namespace_prefix: str,
-    agnhost_image: str,
-    ready_timeout: float,
-    exec_concurrency: int,
-    settle: float,
-) -> KubernetesSettings:
-    """What a stored run keeps of the options: the cluster by name, never its kubeconfig."""
-    return KubernetesSettings(
-        cluster=target.name,
-        probe_mode=probe_mode,
-        probe_timeout_s=probe_timeout,
-        namespace_prefix=namespace_prefix,
-        agnhost_image=agnhost_image,
-        ready_timeout_s=ready_timeout,
-        exec_concurrency=exec_concurrency,
-        settle_s=settle,
-    )
+# Options that mean nothing on the simulator: ``--backend`` chooses it, and ``--settle``
+# polls canaries there too.
+KUBERNETES_OPTIONS = tuple(
+    f.name for f in fields(ClusterArgs) if f.name not in ("backend", "settle")
+)
 
 
 def tell_cluster_notes(cluster: Cluster | None, result: RunResult) -> None:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,19 +28,17 @@ from service.cli.cluster_options import (
     DEFAULT_SETTLE_S,
     FAULT_OPTIONS,
     KUBERNETES_OPTIONS,
-    choose_backend,
-    kubernetes_cluster,
+    ClusterArgs,
     kubernetes_options,
-    kubernetes_settings,
     refuse_options,
-    target_from,
     tell_cluster_notes,
 )
 from service.cli.storing import StoredRun, run_and_store
 from service.cluster.base import Cluster
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
+from service.cluster.kubernetes import KubernetesCluster
 from service.cluster.kubernetes.calico_rewrite import calico_problems
-from service.cluster.kubernetes.config import ClusterTarget, connect
+from service.cluster.kubernetes.config import connect
 from service.cluster.kubernetes.policies import reserved_label_problems
 from service.cluster.simulated import SimulatedCluster
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
@@ -128,15 +127,10 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     deterministic faults (from --seed) into the simulator to rehearse how
     regressions, retries and flakes are reported.
     """
-    args = _RunArgs.of(kwargs)
+    cluster_args, own = ClusterArgs.split(kwargs)
+    args = _RunArgs.of(own)
     loaded = load_scenario(scenario)
-    backend = choose_backend(
-        args.backend,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        in_cluster=args.in_cluster,
-        cluster_name=args.cluster_name,
-    )
+    backend = cluster_args.backend_name()
     options = RunOptions(attempts=args.attempts, retry_interval_s=args.retry_interval)
     matrix = plan_matrix(loaded, versions=args.versions)
     cluster: Cluster | None
@@ -151,16 +145,16 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
                 *calico_problems(v.policies, version=v.name),
             )
         )
-        settle = DEFAULT_SETTLE_S if args.settle is None else args.settle
-        target = _target(args)
+        settle = DEFAULT_SETTLE_S if cluster_args.settle is None else cluster_args.settle
+        target = cluster_args.target()
         # A kubeconfig that cannot be used is exit 2 before anything is stored.
         connection = connect(target)
         if args.no_store:
-            cluster = _kubernetes_cluster(args, target)
+            cluster = KubernetesCluster(target=target, options=cluster_args.options())
         else:
             cluster = None
             kubernetes = (
-                _stored_settings(args, target, settle),
+                cluster_args.settings(target, settle=settle),
                 KubernetesBackend(
                     targets={target.name: target}, connections={target.name: connection}
                 ),
@@ -168,7 +162,7 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     else:
         refuse_options(ctx, KUBERNETES_OPTIONS, "a Kubernetes cluster", explicit_only=True)
         cluster = SimulatedCluster(faults=_faults(loaded, args))
-        settle = args.settle or 0.0
+        settle = cluster_args.settle or 0.0
     convergence = ConvergenceOptions(settle_s=settle) if settle > 0 else None
     stored: StoredRun | None = None
     try:
@@ -222,7 +216,7 @@ def validate_command(ctx: click.Context, scenario: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _RunArgs:
-    """The ``run`` command's options, typed."""
+    """The ``run`` command's own options, typed (the backend's are a :class:`ClusterArgs`)."""
 
     versions: tuple[str, ...]
     fmt: str
@@ -237,58 +231,10 @@ class _RunArgs:
     fail_open: tuple[str, ...]
     over_enforce: tuple[str, ...]
     refuse: tuple[str, ...]
-    backend: str | None
-    kubeconfig: Path | None
-    context: str | None
-    in_cluster: bool
-    cluster_name: str | None
-    clusters_file: Path | None
-    probe_mode: str
-    probe_timeout: float
-    settle: float | None
-    namespace_prefix: str
-    agnhost_image: str
-    ready_timeout: float
-    exec_concurrency: int
 
     @classmethod
-    def of(cls, values: dict[str, object]) -> _RunArgs:
-        return cls(**values)  # type: ignore[arg-type]
-
-
-def _target(args: _RunArgs) -> ClusterTarget:
-    return target_from(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        in_cluster=args.in_cluster,
-        cluster_name=args.cluster_name,
-        clusters_file=args.clusters_file,
-    )
-
-
-def _stored_settings(args: _RunArgs, target: ClusterTarget, settle: float) -> KubernetesSettings:
-    return kubernetes_settings(
-        target,
-        probe_mode=args.probe_mode,
-        probe_timeout=args.probe_timeout,
-        namespace_prefix=args.namespace_prefix,
-        agnhost_image=args.agnhost_image,
-        ready_timeout=args.ready_timeout,
-        exec_concurrency=args.exec_concurrency,
-        settle=settle,
-    )
-
-
-def _kubernetes_cluster(args: _RunArgs, target: ClusterTarget) -> Cluster:
-    return kubernetes_cluster(
-        target,
-        probe_mode=args.probe_mode,
-        probe_timeout=args.probe_timeout,
-        namespace_prefix=args.namespace_prefix,
-        agnhost_image=args.agnhost_image,
-        ready_timeout=args.ready_timeout,
-        exec_concurrency=args.exec_concurrency,
-    )
+    def of(cls, values: dict[str, Any]) -> _RunArgs:
+        return cls(**values)
 
 
 def _execute(

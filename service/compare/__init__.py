@@ -37,10 +37,14 @@ from service.compare.drift import (
     DriftGroup,
     DriftMark,
     DriftReport,
+    DriftRow,
     VersionChange,
     drift,
     drift_counts,
     drift_group,
+    drift_rows,
+    only_in_counts,
+    version_changes,
 )
 from service.compare.enginediff import common_ranges, engine_diff
 from service.compare.flakes import (
@@ -96,6 +100,7 @@ __all__ = [
     "DriftGroup",
     "DriftMark",
     "DriftReport",
+    "DriftRow",
     "Flake",
     "FlakePoint",
     "FlakeReport",
@@ -125,12 +130,14 @@ __all__ = [
     "drift",
     "drift_counts",
     "drift_group",
+    "drift_rows",
     "engine_diff",
     "flakes",
     "flaky_within_run",
     "history_counters",
     "history_matrix",
     "matrix_diff",
+    "only_in_counts",
     "ordered_history",
     "place_of",
     "planned_verdicts",
@@ -140,4 +147,5 @@ __all__ = [
     "run_version_diff",
     "scenario_matrix_diff",
     "scenario_version_diff",
+    "version_changes",
 ]

@@ -51,10 +51,14 @@ __all__ = [
     "DriftGroup",
     "DriftMark",
     "DriftReport",
+    "DriftRow",
     "VersionChange",
     "drift",
     "drift_counts",
     "drift_group",
+    "drift_rows",
+    "only_in_counts",
+    "version_changes",
 ]
 
 
@@ -242,7 +246,8 @@ def _only_in(one: RunColumns, other: RunColumns) -> IntArray:
     return np.flatnonzero(align(one, other) < 0)
 
 
-def _version_changes(current: RunSummary, previous: RunSummary) -> tuple[VersionChange, ...]:
+def version_changes(current: RunSummary, previous: RunSummary) -> tuple[VersionChange, ...]:
+    """The versions whose policy content differs between the runs (current's order first)."""
     before = {v.name: v.content_hash for v in previous.versions}
     after = {v.name: v.content_hash for v in current.versions}
     names = [v.name for v in current.versions]
@@ -254,49 +259,65 @@ def _version_changes(current: RunSummary, previous: RunSummary) -> tuple[Version
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DriftRow:
+    """A drifted cell by position: its row in the current run's columns and in the previous'."""
+
+    row: int
+    previous_row: int
+    group: DriftGroup
+    mark: DriftMark
+
+
+def drift_rows(current: RunColumns, previous: RunColumns) -> tuple[DriftRow, ...]:
+    """The changes of :func:`drift` from the runs' columns alone, in the same order.
+
+    For a page of changes: what changed is found from the verdict codes, and only
+    the cells of the page need reading in full.
+    Raises as :func:`drift` does.
+    """
+    _check_pair(current.summary, previous.summary)
+    out = []
+    for row, old_row in zip(*_rows(current, previous), strict=True):
+        group = drift_group(previous.verdict(old_row), current.verdict(row))
+        mark = _mark(group, previous.hashes[old_row], current.hashes[row])
+        out.append(DriftRow(int(row), int(old_row), group, mark))
+    # sort() is stable: plan order survives within each group.
+    out.sort(key=lambda r: _GROUP_ORDER[r.group])
+    return tuple(out)
+
+
 def drift(current: RunRecord, previous: RunRecord) -> DriftReport:
     """What changed in ``current`` since ``previous``, an earlier run of the same scenario.
 
     Raises :class:`InvalidInput` when ``previous`` is of another scenario, is the
     same run, or was created after ``current``.
     """
-    _check_pair(current.summary, previous.summary)
     now, then = current.columns, previous.columns
-    changes = []
-    for row, old_row in zip(*_rows(now, then), strict=True):
-        after = current.cells[row]
-        old = previous.cells[old_row]
-        group = drift_group(old.observed, after.observed)
-        changes.append(
-            DriftChange(group, _mark(group, old.version_hash, after.version_hash), old, after)
-        )
-    # sort() is stable: plan order survives within each group.
-    changes.sort(key=lambda c: _GROUP_ORDER[c.group])
+    changes = tuple(
+        DriftChange(r.group, r.mark, previous.cells[r.previous_row], current.cells[r.row])
+        for r in drift_rows(now, then)
+    )
     return DriftReport(
         current=current.summary,
         previous=previous.summary,
-        changes=tuple(changes),
+        changes=changes,
         added=tuple(current.cells[i] for i in _only_in(now, then)),
         removed=tuple(previous.cells[i] for i in _only_in(then, now)),
-        versions=_version_changes(current.summary, previous.summary),
+        versions=version_changes(current.summary, previous.summary),
         scenario_changed=current.summary.revision_hash != previous.summary.revision_hash,
     )
+
+
+def only_in_counts(current: RunColumns, previous: RunColumns) -> tuple[int, int]:
+    """(cells in ``current`` only, cells in ``previous`` only): the added and removed counts."""
+    return len(_only_in(current, previous)), len(_only_in(previous, current))
 
 
 def drift_counts(current: RunRecord | RunColumns, previous: RunRecord | RunColumns) -> DriftCounts:
     """The counts of :func:`drift`, from the runs' columns alone (for dashboards)."""
     now, then = columns_of(current), columns_of(previous)
-    _check_pair(now.summary, then.summary)
-    alarm = expected = 0
-    for row, old_row in zip(*_rows(now, then), strict=True):
-        group = drift_group(then.verdict(old_row), now.verdict(row))
-        if _mark(group, then.hashes[old_row], now.hashes[row]) is DriftMark.ALARM:
-            alarm += 1
-        else:
-            expected += 1
-    return DriftCounts(
-        alarm=alarm,
-        expected=expected,
-        added=len(_only_in(now, then)),
-        removed=len(_only_in(then, now)),
-    )
+    rows = drift_rows(now, then)
+    alarm = sum(1 for r in rows if r.mark is DriftMark.ALARM)
+    added, removed = only_in_counts(now, then)
+    return DriftCounts(alarm=alarm, expected=len(rows) - alarm, added=added, removed=removed)

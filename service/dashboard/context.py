@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.compare import DriftCounts, RunColumns, drift_counts
 from service.dashboard.grid import VersionGrid
-from service.dashboard.queries import lean_run_columns, run_matrices
+from service.dashboard.queries import run_matrices
 from service.dashboard.settings import DashboardSettings
 from service.notify.settings import NotifySettings
+from service.queries.records import run_columns
 
 __all__ = [
     "EXTENSION",
@@ -59,7 +60,7 @@ class ColumnsCache:
             if found is not None:
                 self._runs.move_to_end(run_id)
                 return found
-        columns = lean_run_columns(session, run_id)
+        columns = run_columns(session, run_id)
         if columns is None or not finished or len(columns) > self._max:
             return columns
         with self._lock:

@@ -8,29 +8,22 @@
 - recent webhook deliveries;
 - every version's grid of a run in one query (:func:`run_matrices`;
   :func:`service.queries.matrix.version_matrix` reads one version per query,
-  which for a run of many versions scans the run's cells once per version);
-- a run's columns for :mod:`service.compare` (:func:`lean_run_columns`), the
-  same as :func:`service.queries.records.run_columns` but reading verdicts and
-  attempt details as stored text: at 10,000 cells, making enum members and
-  decoding JSON for every row was most of a run page's time.
+  which for a run of many versions scans the run's cells once per version).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, Text, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from service.compare import RunColumns
 from service.dashboard.grid import GridCell, GridColumn, GridCounts, GridRow, VersionGrid
 from service.notify.urls import redact_url
 from service.queries.cells import EXPECTED
 from service.queries.formats import port_value
-from service.queries.records import run_summary
 from service.runs.history import cluster_identity
 from service.scenario.document import scenario_from_json
 from service.store.enums import RunStatus
@@ -52,7 +45,6 @@ __all__ = [
     "Story",
     "VersionStory",
     "cell_places",
-    "lean_run_columns",
     "next_fires",
     "recent_deliveries",
     "recent_runs",
@@ -367,61 +359,3 @@ def run_matrices(session: Session, run_id: int, revision_id: int) -> dict[str, V
         for version, b in builders.items()
         if version in hashes
     }
-
-
-def _attempts_disagree(details: str | None) -> bool:
-    """Whether a cell's stored attempts saw more than one verdict (None: one clean attempt)."""
-    if details is None:
-        return False
-    try:
-        attempts = json.loads(details)
-    except ValueError:
-        return False
-    if not isinstance(attempts, list):
-        return False
-    seen = {a.get("observed") for a in attempts if isinstance(a, dict)}
-    return len(seen - {None}) > 1
-
-
-def lean_run_columns(session: Session, run_id: int) -> RunColumns | None:
-    """The run's columns (key, final verdict, policy hash, flaky within the run) in plan order."""
-    summary = run_summary(session, run_id)
-    if summary is None:
-        return None
-    found = session.execute(
-        select(Run.revision_id, Run.regressions).where(Run.id == run_id)
-    ).first()
-    if found is None:
-        return None
-    revision_id, regressions = found
-    hashes = {v.name: v.content_hash for v in summary.versions}
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                CellResult.cell_key,
-                type_coerce(CellResult.observed, String),
-                RevisionCell.version,
-                CellResult.flaky,
-                type_coerce(CellResult.attempt_details, Text),
-            )
-            .select_from(CellResult)
-            .join(
-                RevisionCell,
-                (RevisionCell.revision_id == revision_id)
-                & (RevisionCell.cell_key == CellResult.cell_key),
-            )
-            .where(CellResult.run_id == run_id)
-            .order_by(RevisionCell.ordinal)
-        )
-        .all()
-    )
-    keys, observed, versions, flags, details = zip(*rows, strict=True) if rows else ((),) * 5
-    return RunColumns(
-        summary,
-        keys=tuple(keys),
-        observed=observed,
-        hashes=tuple(hashes.get(v, "") for v in versions),
-        flaky=[bool(f) or _attempts_disagree(d) for f, d in zip(flags, details, strict=True)],
-        regressions=regressions or 0,
-    )

@@ -9,6 +9,7 @@ message) with a link to the run page.
 - :mod:`~service.notify.findings`: what a finished run found (via :mod:`service.compare`);
 - :mod:`~service.notify.payloads`: the generic and the Slack bodies;
 - :mod:`~service.notify.deliveries`: one delivery per (webhook, run), attempts with backoff;
+- :mod:`~service.notify.resume`: what is owed (runs not prepared, deliveries due) handed on again;
 - :mod:`~service.notify.senders`: in-process (a thread) or Celery;
 - :mod:`~service.notify.hooks`: hooked where runs close (:mod:`service.runs.lifecycle`);
 - :mod:`~service.notify.tasks`: the Celery tasks (imported by the workers only).
@@ -20,11 +21,13 @@ from service.notify.deliveries import (
     attempt_delivery,
     due_deliveries,
     http_post,
+    owed_runs,
     prepare_deliveries,
 )
 from service.notify.findings import Reason, RunFindings, run_findings
 from service.notify.hooks import Notifications, install_notifications
 from service.notify.payloads import generic_body, headline, render_body, slack_body
+from service.notify.resume import Resumed, resume_notifications
 from service.notify.senders import CelerySender, InProcessSender, NotificationSender
 from service.notify.settings import RUN_PAGE_PATH, NotifySettings
 from service.notify.urls import check_webhook_url, redact_url, scrub
@@ -48,6 +51,7 @@ __all__ = [
     "NotifySettings",
     "PostResult",
     "Reason",
+    "Resumed",
     "RunFindings",
     "WebhookSpec",
     "WebhookView",
@@ -61,9 +65,11 @@ __all__ = [
     "http_post",
     "install_notifications",
     "list_webhooks",
+    "owed_runs",
     "prepare_deliveries",
     "redact_url",
     "render_body",
+    "resume_notifications",
     "run_findings",
     "scrub",
     "set_webhook_enabled",

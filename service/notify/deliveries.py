@@ -1,18 +1,28 @@
 """Deliveries: made once per (webhook, run), sent with retries and backoff.
 
-:func:`prepare_deliveries` looks at what a finished run found
-(:mod:`service.notify.findings`) and, when it found something a webhook
-listens for, inserts one delivery per webhook with ``ON CONFLICT DO
-NOTHING`` on (webhook, run): a run seen finishing twice, or by two
-processes, notifies once. The body is rendered then and stored.
+:func:`prepare_deliveries` looks at what a closed run found
+(:mod:`service.notify.findings`) and, in one transaction, marks the run
+prepared (``runs.notify_prepared_at``, a conditional UPDATE) and, when it
+found something a webhook listens for, inserts one delivery per webhook with
+``ON CONFLICT DO NOTHING`` on (webhook, run). Only the call whose UPDATE
+marked the run inserts, and (webhook, run) is unique besides: a run seen
+closing twice, by two processes, or by a sender and the resume sweep at once,
+notifies once. The body is rendered then and stored.
 
-:func:`attempt_delivery` sends one attempt. It first claims the delivery
-(a conditional UPDATE on its attempt count that also pushes its next
-attempt past the request timeout), so two senders never post the same
-attempt; then it posts and records the outcome: delivered on a 2xx answer,
-pending with the next attempt after a doubling backoff otherwise, failed
-after the last attempt. Nothing here logs or stores the URL whole: errors
-are scrubbed (:func:`service.notify.urls.scrub`).
+What is owed is therefore in the database from the moment a run closes:
+:func:`owed_runs` (closed, not prepared) and :func:`due_deliveries` (pending,
+next attempt due) are what :mod:`service.notify.resume` hands to a sender
+again when the first hand-over was lost.
+
+:func:`attempt_delivery` sends one attempt. It first claims the delivery: a
+conditional UPDATE that holds only while the delivery is pending, due and at
+the attempt count read, and that pushes its next attempt past the request
+timeout (a lease). So two senders never post the same attempt, and a second
+sender handed a delivery whose attempt is under way (a resume racing a retry)
+finds it not due and leaves it. Then it posts and records the outcome:
+delivered on a 2xx answer, pending with the next attempt after a doubling
+backoff otherwise, failed after the last attempt. Nothing here logs or stores
+the URL whole: errors are scrubbed (:func:`service.notify.urls.scrub`).
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.notify.findings import Reason, RunFindings, run_findings
@@ -35,6 +45,8 @@ from service.notify.urls import redact_url, scrub
 from service.notify.webhooks import webhooks_for_run
 from service.runs.transactions import updated, writing
 from service.store.base import utc_now
+from service.store.enums import RunStatus
+from service.store.models import Run
 from service.store.notify_models import DeliveryStatus, Webhook, WebhookDelivery
 from service.store.writes import insert_ignoring_duplicates
 
@@ -46,6 +58,7 @@ __all__ = [
     "attempt_delivery",
     "due_deliveries",
     "http_post",
+    "owed_runs",
     "prepare_deliveries",
     "wanted_reasons",
 ]
@@ -55,6 +68,12 @@ log = logging.getLogger(__name__)
 USER_AGENT: Final = "netpol-drift-webhook/1"
 # An error text kept on a delivery is cut here.
 _ERROR_MAX: Final = 500
+# Every closed status: a cancelled run owes nothing, but is marked like the others so
+# that the resume sweep stops looking at it.
+_CLOSED: Final = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+# Runs handed on per resume pass: a backlog (a notifier down for days) is worked off
+# over a few passes rather than in one.
+OWED_BATCH: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +134,37 @@ def prepare_deliveries(
     findings: RunFindings | None = None,
     now: datetime | None = None,
 ) -> list[int]:
-    """Insert the run's deliveries; the ids of those this call inserted (new ones only)."""
+    """Make a closed run's deliveries and mark it prepared, in one transaction; the ids of
+    the deliveries this call inserted (none when another call prepared the run first).
+
+    A run still open is left alone: it owes nothing yet.
+    """
     at = now if now is not None else utc_now()
     if findings is None:
         with sessions() as session:
-            findings = run_findings(session, run_id, window=settings.flake_window)
-    if findings is None or not findings.reasons:
-        return []
+            found = session.execute(
+                select(Run.status, Run.notify_prepared_at).where(Run.id == run_id)
+            ).first()
+            if found is None or not found.status.finished or found.notify_prepared_at is not None:
+                return []
+            # The findings read the run's history: worth it only when someone listens.
+            if webhooks_for_run(session, run_id):
+                findings = run_findings(session, run_id, window=settings.flake_window)
     link = settings.run_link(run_id)
     inserted: list[int] = []
     with writing(sessions) as session:
+        marked = updated(
+            session,
+            update(Run)
+            .where(
+                Run.id == run_id,
+                Run.status.in_(_CLOSED),
+                Run.notify_prepared_at.is_(None),
+            )
+            .values(notify_prepared_at=at),
+        )
+        if marked != 1 or findings is None or not findings.reasons:
+            return []
         for webhook in webhooks_for_run(session, run_id):
             reasons = wanted_reasons(webhook, findings.reasons)
             if not reasons:
@@ -188,8 +228,16 @@ def attempt_delivery(
                 delivery.attempts,
                 skipped=f"already {delivery.status}",
             )
+        at = now()
+        due = delivery.next_attempt_at
+        if due is not None and due > at:
+            # Another sender holds this attempt (the lease), or its backoff is not over:
+            # whoever made it wait sends it then, and the resume sweep if they are gone.
+            return AttemptOutcome(
+                delivery_id, None, delivery.attempts, skipped=f"not due until {due.isoformat()}"
+            )
         attempt = delivery.attempts + 1
-        lease = now() + timedelta(seconds=settings.timeout_s * 2 + 1)
+        lease = at + timedelta(seconds=settings.timeout_s * 2 + 1)
         claimed = updated(
             session,
             update(WebhookDelivery)
@@ -197,6 +245,10 @@ def attempt_delivery(
                 WebhookDelivery.id == delivery_id,
                 WebhookDelivery.status == DeliveryStatus.PENDING,
                 WebhookDelivery.attempts == delivery.attempts,
+                or_(
+                    WebhookDelivery.next_attempt_at.is_(None),
+                    WebhookDelivery.next_attempt_at <= at,
+                ),
             )
             .values(attempts=attempt, next_attempt_at=lease),
         )
@@ -247,8 +299,21 @@ def attempt_delivery(
     )
 
 
+def owed_runs(sessions: sessionmaker[Session], *, limit: int = OWED_BATCH) -> list[int]:
+    """Closed runs whose deliveries were never made (their hand-over was lost), oldest first."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(Run.id)
+                .where(Run.notify_prepared_at.is_(None), Run.status.in_(_CLOSED))
+                .order_by(Run.id)
+                .limit(limit)
+            )
+        )
+
+
 def due_deliveries(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[int]:
-    """Pending deliveries whose next attempt is due (a sender that died left them)."""
+    """Pending deliveries whose next attempt is due (a sender that died or lost them left them)."""
     at = now if now is not None else utc_now()
     with sessions() as session:
         return list(

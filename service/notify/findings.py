@@ -3,11 +3,15 @@
 Three reasons, each computed with :mod:`service.compare` over the stored runs:
 
 - ``regressions``: the run has cells whose observed verdict is not the expected one;
-- ``alarm-drift``: against the finished run of the scenario before it, cells
-  changed while the policy content of their version did not;
-- ``new-flakes``: cells flaky over the last ``window`` finished runs ending
-  at this run that were not flaky over the window ending at the run before:
-  a flake is news once, not every night it keeps flaking.
+- ``alarm-drift``: against the finished run of the scenario before it on the
+  same cluster, cells changed while the policy content of their version did not;
+- ``new-flakes``: cells flaky over the last ``window`` finished runs on the
+  cluster ending at this run that were not flaky over the window ending at the
+  run before: a flake is news once, not every night it keeps flaking.
+
+The history is the run's cluster's (:mod:`service.runs.history`), as everywhere
+else drift is shown: a scenario run alternately on two clusters would otherwise
+alarm on the difference between the clusters, every run.
 
 A run that did not complete (failed with an error, cancelled) finds nothing:
 its cells are partial and its alarms would be noise.
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from service.compare import RunColumns, drift_counts, flakes, regressions
 from service.queries.records import run_columns, run_record
+from service.runs.history import same_cluster_as
 from service.store.enums import RunStatus
 from service.store.models import Run, Scenario
 
@@ -91,13 +96,15 @@ class RunFindings:
 
 
 def _history_ids(session: Session, run: Run, limit: int) -> list[int]:
-    """The newest ``limit`` finished runs of the run's scenario up to and including it,
-    oldest first."""
+    """The newest ``limit`` finished runs of the run's scenario on its cluster, up to and
+    including it, oldest first: the one before it is the run
+    :func:`service.runs.history.previous_run_id` names."""
     query = (
         select(Run.id)
         .where(
             Run.scenario_id == run.scenario_id,
             Run.status.in_(_FINISHED),
+            same_cluster_as(str(run.backend), run.cluster),
             (Run.created_at < run.created_at)
             | ((Run.created_at == run.created_at) & (Run.id <= run.id)),
         )

@@ -8,6 +8,10 @@ waits for a webhook.
 The hook is process-wide, but a process may talk to several databases (the
 tests do): a :class:`Notifications` answers only for runs closed through its
 own database.
+
+The hand-over is in memory only; what it would have done is owed in the
+database until done, and :meth:`Notifications.resume` (at install) hands that
+on too (:mod:`service.notify.resume`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from typing import Final
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.notify.deliveries import due_deliveries
-from service.notify.senders import NotificationSender
+from service.notify.resume import NotificationSender, Resumed, resume_notifications
 from service.runs.lifecycle import add_run_closed_hook
 from service.store.enums import RunStatus
 
@@ -54,17 +57,14 @@ class Notifications:
             return
         self.sender.run_closed(run_id)
 
-    def resume(self) -> list[int]:
-        """Hand the sender every delivery still pending and due (left by a stopped process)."""
+    def resume(self) -> Resumed:
+        """Hand the sender every owed run and every due delivery (a lost hand-over left them)."""
         try:
-            due = due_deliveries(self.sessions)
+            return resume_notifications(self.sessions, self.sender)
         except SQLAlchemyError:
             # A database not migrated yet, or away: nothing to resume from it now.
-            log.warning("pending webhook deliveries could not be read", exc_info=True)
-            return []
-        for delivery_id in due:
-            self.sender.deliver(delivery_id)
-        return due
+            log.warning("owed webhook notifications could not be read", exc_info=True)
+            return Resumed()
 
     def install(self) -> None:
         self._remove = add_run_closed_hook(self)
@@ -79,7 +79,9 @@ def install_notifications(
 ) -> Notifications:
     """Notify through ``sender`` about every run this process closes in ``sessions``' database.
 
-    With ``resume``, deliveries left pending by an earlier process are handed on too.
+    With ``resume``, what is owed (runs closed without their deliveries made, deliveries
+    due) is handed on too: left by an earlier process, or by one that closed runs
+    without notifying.
     """
     notifications = Notifications(sessions, sender)
     notifications.install()

@@ -10,6 +10,10 @@
                                        each further one (5)
 ``NETPOL_DRIFT_WEBHOOK_BACKOFF_MAX_S`` the longest wait between attempts (600)
 ``NETPOL_DRIFT_FLAKE_WINDOW``          runs looked at for new flakes (10)
+``NETPOL_DRIFT_NOTIFY_INTERVAL_S``     how often owed notifications and due deliveries
+                                       are looked for and sent (30): by the in-process
+                                       notifier, or with a broker by Celery beat
+                                       (:mod:`workers.config` reads it there)
 =====================================  ================================================
 """
 
@@ -24,10 +28,14 @@ from typing import Final
 from service.compare import DEFAULT_WINDOW
 from service.errors import FieldPath, InvalidInput, Problem
 
-__all__ = ["RUN_PAGE_PATH", "NotifySettings"]
+__all__ = ["NOTIFY_INTERVAL_ENV", "RESUME_INTERVAL_S", "RUN_PAGE_PATH", "NotifySettings"]
 
 # The dashboard's run page (service.dashboard serves it there; a test checks they agree).
 RUN_PAGE_PATH: Final = "/dashboard/runs/{run_id}"
+NOTIFY_INTERVAL_ENV: Final = "NETPOL_DRIFT_NOTIFY_INTERVAL_S"
+# The resume sweep is the safety net, not the way things are normally sent: a lost
+# notification goes out within this long.
+RESUME_INTERVAL_S: Final = 30.0
 
 _ENV: Final = {
     "base_url": "NETPOL_DRIFT_BASE_URL",
@@ -36,6 +44,7 @@ _ENV: Final = {
     "backoff_s": "NETPOL_DRIFT_WEBHOOK_BACKOFF_S",
     "backoff_max_s": "NETPOL_DRIFT_WEBHOOK_BACKOFF_MAX_S",
     "flake_window": "NETPOL_DRIFT_FLAKE_WINDOW",
+    "resume_interval_s": NOTIFY_INTERVAL_ENV,
 }
 
 
@@ -47,6 +56,7 @@ class NotifySettings:
     backoff_s: float = 5.0
     backoff_max_s: float = 600.0
     flake_window: int = DEFAULT_WINDOW
+    resume_interval_s: float = RESUME_INTERVAL_S
 
     def run_link(self, run_id: int) -> str:
         return self.base_url.rstrip("/") + RUN_PAGE_PATH.format(run_id=run_id)
@@ -95,6 +105,9 @@ class NotifySettings:
             backoff_s=number("backoff_s", _DEFAULTS.backoff_s, integer=False),
             backoff_max_s=number("backoff_max_s", _DEFAULTS.backoff_max_s, integer=False),
             flake_window=int(number("flake_window", _DEFAULTS.flake_window, integer=True)),
+            resume_interval_s=number(
+                "resume_interval_s", _DEFAULTS.resume_interval_s, integer=False
+            ),
         )
         InvalidInput.collect(problems)
         return settings

@@ -10,7 +10,7 @@ expected verdict where it overrides the revision's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session
@@ -100,37 +100,39 @@ class CellHistoryPoint(TypedDict):
     flaky: bool
 
 
-EXPECTED = func.coalesce(CellResult.expected_override, RevisionCell.expected)
-_EXPLANATION = func.coalesce(CellResult.explanation_override, RevisionCell.explanation)
+def _columns(result: Any) -> tuple[Any, ...]:
+    """What a cell view reads: the revision's columns and ``result``'s (CellResult or an alias)."""
+    return (
+        RevisionCell.cell_key,
+        RevisionCell.pair_key,
+        RevisionCell.ordinal,
+        RevisionCell.version,
+        RevisionCell.source_namespace,
+        RevisionCell.source_name,
+        RevisionCell.source_labels,
+        RevisionCell.target_namespace,
+        RevisionCell.target_name,
+        RevisionCell.port,
+        RevisionCell.resolved_port,
+        RevisionCell.protocol,
+        RevisionCell.loopback,
+        func.coalesce(result.expected_override, RevisionCell.expected).label("expected"),
+        result.observed,
+        result.raw_outcome,
+        result.latency_ms,
+        result.attempts,
+        result.regression,
+        result.flaky,
+        func.coalesce(result.explanation_override, RevisionCell.explanation).label("explanation"),
+    )
 
-_COLUMNS = (
-    RevisionCell.cell_key,
-    RevisionCell.pair_key,
-    RevisionCell.ordinal,
-    RevisionCell.version,
-    RevisionCell.source_namespace,
-    RevisionCell.source_name,
-    RevisionCell.source_labels,
-    RevisionCell.target_namespace,
-    RevisionCell.target_name,
-    RevisionCell.port,
-    RevisionCell.resolved_port,
-    RevisionCell.protocol,
-    RevisionCell.loopback,
-    EXPECTED.label("expected"),
-    CellResult.observed,
-    CellResult.raw_outcome,
-    CellResult.latency_ms,
-    CellResult.attempts,
-    CellResult.regression,
-    CellResult.flaky,
-    _EXPLANATION.label("explanation"),
-)
+
+EXPECTED = func.coalesce(CellResult.expected_override, RevisionCell.expected)
 
 
 def _joined(run_id: int, revision_id: int, *extra: Any) -> Select[*tuple[Any, ...]]:
     return (
-        select(*_COLUMNS, *extra)
+        select(*_columns(CellResult), *extra)
         .select_from(CellResult)
         .join(
             RevisionCell,
@@ -138,6 +140,19 @@ def _joined(run_id: int, revision_id: int, *extra: Any) -> Select[*tuple[Any, ..
             & (RevisionCell.cell_key == CellResult.cell_key),
         )
         .where(CellResult.run_id == run_id)
+    )
+
+
+def _in_plan_order(run_id: int, revision_id: int) -> Select[Any]:
+    """A run's cells driven from the revision's plan order (for pages: see :func:`list_cells`)."""
+    return (
+        select(*_columns(CellResult))
+        .select_from(RevisionCell)
+        .join(
+            CellResult,
+            (CellResult.run_id == run_id) & (CellResult.cell_key == RevisionCell.cell_key),
+        )
+        .where(RevisionCell.revision_id == revision_id)
     )
 
 
@@ -204,15 +219,38 @@ def list_cells(
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page[CellView]:
-    """A page of a run's cells in plan order. ``revision_id`` is the run's (the caller has it)."""
-    query = _joined(run_id, revision_id).order_by(RevisionCell.ordinal).limit(limit + 1)
+    """A page of a run's cells in plan order. ``revision_id`` is the run's (the caller has it).
+
+    The page is read in windows of ordinals (the revision's plan order, dense from 0), each
+    window a range of ``ix_revision_cells_revision_id_ordinal``, growing fourfold until the
+    page is full or the plan ends. One query ordered by ordinal and limited to a page would
+    be the obvious form, but a planner that has no statistics for a run just written
+    (PostgreSQL before ANALYZE: right when a pipeline fetches a new run's results) joins all
+    of the run's cells and sorts them for every page: ~25 ms for 10,000 cells instead of
+    under 1 ms, measured. A bounded window cannot cost more than its width, whatever the
+    planner believes; an unfiltered page is one window.
+    """
     conditions = _conditions(cell_filter if cell_filter is not None else CellFilter())
+    after = -1
     if cursor is not None:
-        (after,) = decode_cursor(cursor, "cells", (int,))
-        conditions.append(RevisionCell.ordinal > after)
-    if conditions:
-        query = query.where(*conditions)
-    rows = session.execute(query).all()
+        (position,) = decode_cursor(cursor, "cells", (int,))
+        # decode_cursor checked the type; a forged negative one starts at the beginning.
+        after = max(after, cast(int, position))
+    last = session.scalar(
+        select(func.max(RevisionCell.ordinal)).where(RevisionCell.revision_id == revision_id)
+    )
+    rows: list[Row[Any]] = []
+    width = limit + 1
+    while last is not None and after < last and len(rows) <= limit:
+        window = (
+            _in_plan_order(run_id, revision_id)
+            .where(RevisionCell.ordinal > after, RevisionCell.ordinal <= after + width, *conditions)
+            .order_by(RevisionCell.ordinal)
+            .limit(limit + 1 - len(rows))
+        )
+        rows.extend(session.execute(window).all())
+        after += width
+        width *= 4
     more = len(rows) > limit
     items = [_view(row) for row in rows[:limit]]
     next_cursor = encode_cursor("cells", [items[-1]["ordinal"]]) if more else None

@@ -11,10 +11,11 @@ straight from a column query.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 
-from sqlalchemy import null, select
+from sqlalchemy import String, Text, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from service.compare import (
@@ -62,8 +63,15 @@ def _labels(text: str) -> Labels:
     return Labels(labels_object(text))
 
 
-def run_record(session: Session, run_id: int, *, explanations: bool = False) -> RunRecord | None:
-    """The run with every stored cell, in plan order; None when there is no such run."""
+def run_record(
+    session: Session,
+    run_id: int,
+    *,
+    explanations: bool = False,
+    cell_keys: Collection[str] | None = None,
+) -> RunRecord | None:
+    """The run with every stored cell (or only those of ``cell_keys``), in plan order;
+    None when there is no such run."""
     summary = run_summary(session, run_id)
     if summary is None:
         return None
@@ -71,7 +79,7 @@ def run_record(session: Session, run_id: int, *, explanations: bool = False) -> 
     hashes = {v.name: v.content_hash for v in summary.versions}
     # Explanations are long texts: read only when asked for.
     explanation = (RevisionCell.explanation if explanations else null()).label("explanation")
-    rows = session.execute(
+    query = (
         select(
             CellResult.cell_key,
             RevisionCell.pair_key,
@@ -103,7 +111,10 @@ def run_record(session: Session, run_id: int, *, explanations: bool = False) -> 
         )
         .where(CellResult.run_id == run_id)
         .order_by(RevisionCell.ordinal)
-    ).all()
+    )
+    if cell_keys is not None:
+        query = query.where(CellResult.cell_key.in_(cell_keys))
+    rows = session.execute(query).all()
     cells = []
     for r in rows:
         observed = Verdict(r.observed)
@@ -151,49 +162,75 @@ def _attempts(
     return tuple(out)
 
 
+def _attempts_disagree(details: object) -> bool:
+    """Whether a cell's stored attempts saw more than one verdict (None: one clean attempt).
+
+    ``details`` is the stored JSON text (SQLite) or, where the driver decodes JSON columns
+    itself whatever the declared type (psycopg and PostgreSQL's jsonb), the decoded list.
+    """
+    if details is None:
+        return False
+    attempts = details
+    if isinstance(details, str | bytes):
+        try:
+            attempts = json.loads(details)
+        except ValueError:
+            return False
+    if not isinstance(attempts, list):
+        return False
+    seen = {a.get("observed") for a in attempts if isinstance(a, dict)}
+    return len(seen - {None}) > 1
+
+
 def run_columns(session: Session, run_id: int) -> RunColumns | None:
-    """The run's columns (key, final verdict, policy hash, flaky within the run) in plan order."""
+    """The run's columns (key, final verdict, policy hash, flaky within the run) in plan order.
+
+    Read for history-scale work (drift counts and pages, flakes, timelines: every cell of
+    many runs), so lean: verdicts and attempt details as their stored text, through Core
+    rather than ORM execution; at 10,000 cells, making enum members, JSON values and ORM
+    rows cost more than the query itself.
+    """
     summary = run_summary(session, run_id)
     if summary is None:
         return None
-    revision_id = session.scalar(select(Run.revision_id).where(Run.id == run_id))
-    regressions = session.scalar(select(Run.regressions).where(Run.id == run_id)) or 0
+    found = session.execute(
+        select(Run.revision_id, Run.regressions).where(Run.id == run_id)
+    ).first()
+    if found is None:
+        return None
+    revision_id, regressions = found
     hashes = {v.name: v.content_hash for v in summary.versions}
-    rows = session.execute(
-        select(
-            CellResult.cell_key,
-            CellResult.observed,
-            RevisionCell.version,
-            CellResult.flaky,
-            CellResult.attempts,
-            CellResult.attempt_details,
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                CellResult.cell_key,
+                type_coerce(CellResult.observed, String),
+                RevisionCell.version,
+                CellResult.flaky,
+                type_coerce(CellResult.attempt_details, Text),
+            )
+            .select_from(CellResult)
+            .join(
+                RevisionCell,
+                (RevisionCell.revision_id == revision_id)
+                & (RevisionCell.cell_key == CellResult.cell_key),
+            )
+            .where(CellResult.run_id == run_id)
+            .order_by(RevisionCell.ordinal)
         )
-        .select_from(CellResult)
-        .join(
-            RevisionCell,
-            (RevisionCell.revision_id == revision_id)
-            & (RevisionCell.cell_key == CellResult.cell_key),
-        )
-        .where(CellResult.run_id == run_id)
-        .order_by(RevisionCell.ordinal)
-    ).all()
-    # Flaky within the run: flagged so, or its attempts disagree (only cells stored
-    # with attempt details can: the others took one attempt).
-    flaky = [
-        bool(r.flaky)
-        or (
-            r.attempt_details is not None
-            and len(set(_attempts(r.attempts, r.attempt_details, Verdict(r.observed)))) > 1
-        )
-        for r in rows
-    ]
+        .all()
+    )
+    keys, observed, versions, flags, details = zip(*rows, strict=True) if rows else ((),) * 5
     return RunColumns(
         summary,
-        keys=tuple(r.cell_key for r in rows),
-        observed=[str(r.observed) for r in rows],
-        hashes=tuple(hashes.get(r.version, "") for r in rows),
-        flaky=flaky,
-        regressions=regressions,
+        keys=tuple(keys),
+        observed=observed,
+        hashes=tuple(hashes.get(v, "") for v in versions),
+        # Flaky within the run: flagged so, or its attempts disagree (only cells stored
+        # with attempt details can: the others took one attempt).
+        flaky=[bool(f) or _attempts_disagree(d) for f, d in zip(flags, details, strict=True)],
+        regressions=regressions or 0,
     )
 
 

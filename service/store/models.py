@@ -190,6 +190,8 @@ class Run(Base):
         Index(None, "created_at", "id"),
         # Lists, /metrics and the reaper filter on status (0004).
         Index(None, "status"),
+        # The notifications' resume sweep: closed runs whose notifications are owed (0005).
+        Index(None, "notify_prepared_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -225,6 +227,10 @@ class Run(Base):
     cluster: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the run's webhook deliveries were made (or it was found to owe none), in the
+    # transaction that made them (service.notify.deliveries). Empty on a closed run: its
+    # notifications are still owed, and the resume sweep hands it to a sender again.
+    notify_prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     scenario: Mapped[Scenario] = relationship()
     revision: Mapped[ScenarioRevision] = relationship()

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.store.enums import TokenRole
-from tests.api.world import YAML, problem, tiny, wait_finished
+from tests.api.world import TINY_CELLS, YAML, problem, tiny, wait_finished
 
 Auth = dict[TokenRole, dict[str, str]]
 LOSSY: dict[str, Any] = {
@@ -126,3 +126,41 @@ def test_new_runs_do_not_shift_the_pages_being_walked(
     ).get_json()
     walked = [r["id"] for r in first["items"] + rest["items"]]
     assert walked == sorted(world["runs"], reverse=True)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+@pytest.mark.parametrize(
+    "query", ["", "regression=false", "verdict=blocked", "source=web", "verdict=error"]
+)
+def test_cell_pages_of_a_narrowed_run_are_its_filtered_cells_in_plan_order(
+    client: FlaskClient, auth: Auth, limit: int, query: str
+) -> None:
+    # A run of one version and one source holds every fourth ordinal of the revision's
+    # plan; pages are read in windows of ordinals, so a window can hold none of them.
+    headers = auth[TokenRole.ADMIN]
+    scenario = client.post("/api/v1/scenarios", data=tiny("sparse"), headers={**headers, **YAML})
+    narrowed = client.post(
+        "/api/v1/runs",
+        json={"scenario_id": scenario.get_json()["id"], "versions": ["locked"]},
+        headers=headers,
+    ).get_json()
+    wait_finished(client, narrowed["id"], headers)
+    url = f"/api/v1/runs/{narrowed['id']}/cells?{query}"
+    whole = client.get(f"{url}&limit=1000", headers=headers).get_json()["items"]
+    every = client.get(f"/api/v1/runs/{narrowed['id']}/cells?limit=1000", headers=headers)
+    assert len(every.get_json()["items"]) == TINY_CELLS // 2
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        response = client.get(
+            f"{url}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""), headers=headers
+        )
+        body = response.get_json()
+        pages.append([c["key"] for c in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [key for page in pages for key in page] == [c["key"] for c in whole]
+    assert all(len(page) == limit for page in pages[:-1])
+    ordinals = [c["ordinal"] for c in whole]
+    assert ordinals == sorted(ordinals)

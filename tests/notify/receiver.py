@@ -1,11 +1,12 @@
 """A webhook receiver on localhost: a tiny http.server in a thread that answers each POST
-with the next status it was given (then 200) and keeps what it received."""
+with the next status it was given (then 200), after ``delay_s``, and keeps what it received."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,8 @@ class Receiver:
     received: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    # Seconds before answering: a POST that is still under way when something else happens.
+    delay_s: float = 0.0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -42,6 +45,8 @@ def serve_receiver() -> Iterator[Receiver]:
             with state.lock:
                 status = state.statuses.pop(0) if state.statuses else 200
                 state.received.append((self.path, status, body))
+                delay = state.delay_s
+            time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from service.notify.settings import NotifySettings
 from service.notify.webhooks import WebhookSpec, create_webhook, set_webhook_enabled
 from service.runs.schedules import ScheduleSpec, create_schedule
 from service.runs.transactions import writing
+from service.store.base import utc_now
 from service.store.models import Scenario
 from service.store.notify_models import DeliveryStatus, WebhookDelivery, WebhookFormat
 from tests.dashboard.world import fail_open
@@ -141,11 +142,16 @@ def _prepared(sessions: sessionmaker[Session]) -> int:
 
 
 class Clock:
+    """The time as attempts see it: from now (a delivery is due when it is made), moved by hand."""
+
     def __init__(self) -> None:
-        self.at = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+        self.at = utc_now()
 
     def __call__(self) -> datetime:
         return self.at
+
+    def wait(self, seconds: float | None) -> None:
+        self.at += timedelta(seconds=seconds or 0.0)
 
 
 def test_a_failed_attempt_is_retried_after_a_doubling_backoff_until_it_is_delivered(
@@ -154,9 +160,10 @@ def test_a_failed_attempt_is_retried_after_a_doubling_backoff_until_it_is_delive
     delivery_id = _prepared(sessions)
     answers = Answers(PostResult(500, "HTTP 500"), PostResult(503, "HTTP 503"), PostResult(204))
     clock = Clock()
-    outcomes = [
-        attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock) for _ in range(3)
-    ]
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock))
+        clock.wait(outcomes[-1].retry_in_s)
     assert [o.status for o in outcomes] == [
         DeliveryStatus.PENDING,
         DeliveryStatus.PENDING,
@@ -173,12 +180,33 @@ def test_a_failed_attempt_is_retried_after_a_doubling_backoff_until_it_is_delive
     assert attempt_delivery(sessions, delivery_id, SETTINGS, post=answers).skipped
 
 
+def test_an_attempt_is_not_sent_again_before_its_backoff_is_over(
+    sessions: sessionmaker[Session],
+) -> None:
+    delivery_id = _prepared(sessions)
+    answers = Answers(PostResult(500, "HTTP 500"), PostResult(204))
+    clock = Clock()
+    failed = attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock)
+    assert failed.retry_in_s == 2.0
+    clock.wait(1.9)
+    early = attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock)
+    assert (early.status, early.attempt) == (None, 1)
+    assert early.skipped.startswith("not due until")
+    assert len(answers.sent) == 1
+    clock.wait(0.1)
+    sent = attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock)
+    assert (sent.status, sent.attempt) == (DeliveryStatus.DELIVERED, 2)
+
+
 def test_a_delivery_is_given_up_after_its_last_attempt(sessions: sessionmaker[Session]) -> None:
     delivery_id = _prepared(sessions)
     answers = Answers(*(PostResult(500, "HTTP 500") for _ in range(3)))
-    statuses = [
-        attempt_delivery(sessions, delivery_id, SETTINGS, post=answers).status for _ in range(3)
-    ]
+    clock = Clock()
+    statuses = []
+    for _ in range(3):
+        outcome = attempt_delivery(sessions, delivery_id, SETTINGS, post=answers, now=clock)
+        statuses.append(outcome.status)
+        clock.wait(outcome.retry_in_s)
     assert statuses == [DeliveryStatus.PENDING, DeliveryStatus.PENDING, DeliveryStatus.FAILED]
     (stored,) = _deliveries(sessions)
     assert stored.next_attempt_at is None

@@ -26,6 +26,12 @@ def test_the_backoff_doubles_up_to_its_ceiling(failures: int, wait: float) -> No
     assert NotifySettings().backoff(failures) == wait
 
 
+def test_the_resume_interval_comes_from_the_environment() -> None:
+    assert NotifySettings().resume_interval_s == 30.0
+    settings = NotifySettings.from_env({"NETPOL_DRIFT_NOTIFY_INTERVAL_S": "2.5"})
+    assert settings.resume_interval_s == 2.5
+
+
 def test_every_bad_variable_is_named() -> None:
     with pytest.raises(InvalidInput) as caught:
         NotifySettings.from_env(
@@ -33,10 +39,12 @@ def test_every_bad_variable_is_named() -> None:
                 "NETPOL_DRIFT_BASE_URL": "netpol.example.com",
                 "NETPOL_DRIFT_WEBHOOK_ATTEMPTS": "two",
                 "NETPOL_DRIFT_WEBHOOK_TIMEOUT_S": "-1",
+                "NETPOL_DRIFT_NOTIFY_INTERVAL_S": "0",
             }
         )
     assert {p.path for p in caught.value.problems} == {
         FieldPath(("NETPOL_DRIFT_BASE_URL",)),
         FieldPath(("NETPOL_DRIFT_WEBHOOK_ATTEMPTS",)),
         FieldPath(("NETPOL_DRIFT_WEBHOOK_TIMEOUT_S",)),
+        FieldPath(("NETPOL_DRIFT_NOTIFY_INTERVAL_S",)),
     }

@@ -49,7 +49,7 @@ def test_shards_are_acknowledged_late_and_redelivered_after_the_visibility_timeo
     assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 10
 
 
-def test_every_task_is_late_retried_on_infrastructure_errors_and_beat_sends_two() -> None:
+def test_every_task_is_late_retried_on_infrastructure_errors_and_beat_sends_three() -> None:
     settings = WorkerSettings.from_env(BROKER)
     app = celery_init_app(celery_config(settings))
     names = [
@@ -67,6 +67,7 @@ def test_every_task_is_late_retried_on_infrastructure_errors_and_beat_sends_two(
     assert {entry["task"] for entry in schedule.values()} == {
         "netpol_drift.tick_schedules",
         "netpol_drift.reap_runs",
+        "netpol_drift.resume_notifications",
     }
 
 

@@ -122,7 +122,10 @@ class CompareRunsQuery(PageQuery):
     head: Id = Field(description="The run to look at.")
     base: Id | None = Field(
         default=None,
-        description="An earlier run of the same scenario. Default: the finished run before head.",
+        description=(
+            "An earlier run of the same scenario. Default: the newest earlier run that"
+            " finished (succeeded or failed) on the same cluster as head."
+        ),
     )
     mark: list[DriftMark] | None = None
     group: list[DriftGroup] | None = None

@@ -10,13 +10,19 @@ The only package importing the kubernetes client. Split by job:
   Calico's own objects and the admin policies, rewritten so they touch the run
   alone, applied through their API, and deleted (policies before tiers);
 - :mod:`.api`: the API calls, as dicts, with errors that name what to grant;
-- :mod:`.execs` and :mod:`.probe`: one exec per source pod probing all its
-  targets in parallel, and reading what each probe did;
+- :mod:`.run_objects`: the run's namespaces, Services and probe pods, created or
+  adopted under its ownership labels, and deleted at teardown;
+- :mod:`.network_policies`: each version's NetworkPolicies applied in place, and
+  the ones a version drops deleted;
+- :mod:`.execs`, :mod:`.probe` and :mod:`.probing`: one exec per source pod probing
+  all its targets in parallel, split into execs, and reading what each probe did;
 - :mod:`.addressing`: pod IP, Service IP or Service name;
 - :mod:`.readiness`: waiting for pods and diagnosing those that never get Ready;
 - :mod:`.identity`: cluster id and the Kubernetes and Calico versions;
 - :mod:`.janitor`: deleting the namespaces of runs that died;
 - :mod:`.cluster`: :class:`KubernetesCluster`, the Cluster interface;
+- :mod:`.perturb`: the chaos steps (policy churn, label flips, pod churn,
+  calico-node restarts) on a running cluster;
 - :mod:`.shards`: clusters for the shards of stored runs, shared across workers.
 """
 

@@ -7,11 +7,11 @@ resourceVersion or a failed uid precondition, 404 for what does not exist,
 ``kubernetes.io/metadata.name``; deleting one deletes what is in it (after
 ``termination_delay_s``, during which it is Terminating).
 
-Pods get an IP when created and become Ready ``ready_delay_s`` later, unless a
-fault keeps them Pending (image pull, unschedulable) with the status and events
-a kubelet and scheduler would write. Services get a ClusterIP. Every change of
-NetworkPolicies appends a snapshot to :attr:`Store.policy_history`, which the
-dataplane reads (with its enforcement delay).
+Pods get an IP when created; their status and events are what a kubelet and
+scheduler would write (:mod:`.kubelet`). Services get a ClusterIP. Every change
+of NetworkPolicies appends a snapshot to :attr:`Store.policy_history`, which
+the dataplane reads (with its enforcement delay). A new store holds what every
+cluster has before a run (:mod:`.seed`).
 """
 
 from __future__ import annotations
@@ -22,16 +22,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from service.policy.model import NAMESPACE_NAME_LABEL
-from tests.cluster.kubernetes.fakeapi import calico, chaos
+from tests.cluster.kubernetes.fakeapi import calico, chaos, kubelet, seed
 from tests.cluster.kubernetes.fakeapi.behaviour import Behaviour
+from tests.cluster.kubernetes.fakeapi.kubelet import now_text
+from tests.cluster.kubernetes.fakeapi.seed import KUBE_DNS_IP, KUBE_SYSTEM_UID
 from tests.cluster.kubernetes.fakeapi.selectors import SelectorError, field_matcher, label_matcher
 from tests.cluster.kubernetes.fakeapi.validation import validate
 
-__all__ = ["KUBE_DNS_IP", "RESOURCES", "ApiError", "Store"]
+# The seed's addresses are re-exported: the dataplane and tests import them from here.
+__all__ = ["KUBE_DNS_IP", "KUBE_SYSTEM_UID", "RESOURCES", "ApiError", "Store"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -47,9 +49,6 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "clusterinformations": ("crd.projectcalico.org/v1", "ClusterInformation", False),
     **calico.CALICO_RESOURCES,
 }
-KUBE_DNS_IP = "10.96.0.10"
-KUBE_DNS_POD_IP = "10.244.255.10"
-KUBE_SYSTEM_UID = "5f0c3c2e-0000-4000-8000-00000000c1d0"
 
 
 class ApiError(Exception):
@@ -73,10 +72,6 @@ class ApiError(Exception):
             "details": self.details,
             "code": self.code,
         }
-
-
-def _now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Store:
@@ -130,7 +125,7 @@ class Store:
             self._admit(resource, obj, name, namespace)
             calico.admit_create(self, resource, obj)
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = _now_text()
+            meta["creationTimestamp"] = now_text()
             meta["resourceVersion"] = self._next_rv()
             if resource == "namespaces":
                 meta.setdefault("labels", {})[NAMESPACE_NAME_LABEL] = name
@@ -327,56 +322,18 @@ class Store:
 
     def _new_pod(self, pod: Obj, namespace: str, name: str) -> None:
         n = next(self._pod_ips)
-        pod["status"] = {"phase": "Pending", "hostIP": "192.168.0.2"}
-        pod["spec"]["nodeName"] = "fake-node-1"
+        pod["status"] = {"phase": "Pending", "hostIP": kubelet.NODE_IP}
+        pod["spec"]["nodeName"] = kubelet.NODE
         pod.setdefault("_fake", {})["ip"] = f"10.244.{n // 250}.{n % 250 + 2}"
         self.topology += 1
-        self._event(
-            namespace,
-            name,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {namespace}/{name} to fake-node-1",
+        events = kubelet.scheduling_events(
+            pod, namespace=namespace, name=name, behaviour=self.behaviour
         )
-        if name in self.behaviour.unschedulable:
-            self._event(
-                namespace,
-                name,
-                "Warning",
-                "FailedScheduling",
-                "0/3 nodes are available: 3 Insufficient cpu.",
+        for kind, reason, message in events:
+            event = kubelet.event(
+                namespace, name, kind, reason, message, resource_version=self._next_rv()
             )
-        elif name in self.behaviour.image_pull_failures:
-            image = pod["spec"]["containers"][0].get("image", "")
-            self._event(
-                namespace,
-                name,
-                "Warning",
-                "Failed",
-                f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to '
-                f'pull and unpack image "{image}": not found',
-            )
-            self._event(namespace, name, "Warning", "Failed", "Error: ErrImagePull")
-            self._event(namespace, name, "Normal", "BackOff", f'Back-off pulling image "{image}"')
-
-    def _event(self, namespace: str, pod: str, kind: str, reason: str, message: str) -> None:
-        name = f"{pod}.{uuid.uuid4().hex[:12]}"
-        self._objects["events"][(namespace, name)] = {
-            "kind": "Event",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "uid": str(uuid.uuid4()),
-                "resourceVersion": self._next_rv(),
-            },
-            "involvedObject": {"kind": "Pod", "name": pod, "namespace": namespace},
-            "type": kind,
-            "reason": reason,
-            "message": message,
-            "count": 1,
-            "lastTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        }
+            self._objects["events"][(namespace, event["metadata"]["name"])] = event
 
     def _view(self, resource: str, obj: Obj) -> Obj:
         view = copy.deepcopy(obj)
@@ -386,69 +343,9 @@ class Store:
         return view
 
     def _pod_status(self, pod: Obj, fake: Mapping[str, Any]) -> Obj:
-        name = pod["metadata"]["name"]
-        namespace = pod["metadata"]["namespace"]
-        containers = [c["name"] for c in pod["spec"]["containers"]]
-        born = self._born.get(("pods", namespace, name), 0.0)
-        if name in self.behaviour.unschedulable:
-            return {
-                "phase": "Pending",
-                "conditions": [
-                    {
-                        "type": "PodScheduled",
-                        "status": "False",
-                        "reason": "Unschedulable",
-                        "message": "0/3 nodes are available: 3 Insufficient cpu.",
-                    }
-                ],
-            }
-        if name in self.behaviour.image_pull_failures:
-            image = pod["spec"]["containers"][0].get("image", "")
-            waiting = {
-                "reason": "ImagePullBackOff",
-                "message": f'Back-off pulling image "{image}"',
-            }
-            return {
-                "phase": "Pending",
-                "hostIP": "192.168.0.2",
-                "podIP": fake["ip"],
-                "conditions": [
-                    {"type": "PodScheduled", "status": "True"},
-                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
-                ],
-                "containerStatuses": [
-                    _container_status(pod, c, ready=False, state={"waiting": dict(waiting)})
-                    for c in containers
-                ],
-            }
-        ready = self.clock() - born >= fake.get("ready_delay", self.behaviour.ready_delay_s)
-        if not ready:
-            return {
-                "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True"}],
-                "containerStatuses": [
-                    _container_status(
-                        pod, c, ready=False, state={"waiting": {"reason": "ContainerCreating"}}
-                    )
-                    for c in containers
-                ],
-            }
-        return {
-            "phase": "Running",
-            "hostIP": "192.168.0.2",
-            "podIP": fake["ip"],
-            "podIPs": [{"ip": fake["ip"]}],
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Initialized", "status": "True"},
-                {"type": "ContainersReady", "status": "True"},
-                {"type": "Ready", "status": "True"},
-            ],
-            "containerStatuses": [
-                _container_status(pod, c, ready=True, state={"running": {"startedAt": _now_text()}})
-                for c in containers
-            ],
-        }
+        meta = pod["metadata"]
+        age = self.clock() - self._born.get(("pods", meta["namespace"], meta["name"]), 0.0)
+        return kubelet.pod_status(pod, fake, behaviour=self.behaviour, age_s=age)
 
     def pod_ready(self, namespace: str, name: str) -> bool:
         with self.lock:
@@ -468,7 +365,7 @@ class Store:
             return self._view("namespaces", current)
         self._terminating[name] = self.clock() + self.behaviour.termination_delay_s
         current["status"] = {"phase": "Terminating"}
-        current["metadata"]["deletionTimestamp"] = _now_text()
+        current["metadata"]["deletionTimestamp"] = now_text()
         current["metadata"]["resourceVersion"] = self._next_rv()
         view = self._view("namespaces", current)
         self._reap()
@@ -499,116 +396,13 @@ class Store:
 
     def _seed(self) -> None:
         """What every cluster has before a run: system namespaces, DNS, Calico."""
-        for name in ("default", "kube-system", "kube-public", "calico-system"):
-            self._objects["namespaces"][("", name)] = {
-                "kind": "Namespace",
-                "apiVersion": "v1",
-                "metadata": {
-                    "name": name,
-                    "uid": (
-                        self.behaviour.cluster_uid or KUBE_SYSTEM_UID
-                        if name == "kube-system"
-                        else str(uuid.uuid4())
-                    ),
-                    "resourceVersion": self._next_rv(),
-                    "creationTimestamp": _now_text(),
-                    "labels": {NAMESPACE_NAME_LABEL: name},
-                },
-                "status": {"phase": "Active"},
-            }
-        self._objects["pods"][("kube-system", "coredns-0")] = {
-            "kind": "Pod",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": "coredns-0",
-                "namespace": "kube-system",
-                "uid": str(uuid.uuid4()),
-                "resourceVersion": self._next_rv(),
-                "labels": {"k8s-app": "kube-dns"},
-            },
-            "spec": {
-                "containers": [
-                    {
-                        "name": "coredns",
-                        "image": "registry.k8s.io/coredns/coredns:v1.11.1",
-                        "ports": [
-                            {"containerPort": 53, "protocol": "UDP", "name": "dns"},
-                            {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"},
-                        ],
-                    }
-                ]
-            },
-            "_fake": {"ip": KUBE_DNS_POD_IP},
-        }
-        self._objects["services"][("kube-system", "kube-dns")] = {
-            "kind": "Service",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": "kube-dns",
-                "namespace": "kube-system",
-                "uid": str(uuid.uuid4()),
-                "resourceVersion": self._next_rv(),
-            },
-            "spec": {
-                "clusterIP": KUBE_DNS_IP,
-                "selector": {"k8s-app": "kube-dns"},
-                "ports": [
-                    {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
-                    {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"},
-                ],
-            },
-        }
+        for resource, key, obj in seed.kubernetes_system(
+            self.behaviour, self._next_rv, created=now_text()
+        ):
+            self._objects[resource][key] = obj
         chaos.seed_calico_nodes(self)
-        if self.behaviour.calico_node_image is not None:
-            self._objects["daemonsets"][("calico-system", "calico-node")] = {
-                "kind": "DaemonSet",
-                "apiVersion": "apps/v1",
-                "metadata": {
-                    "name": "calico-node",
-                    "namespace": "calico-system",
-                    "uid": str(uuid.uuid4()),
-                    "resourceVersion": self._next_rv(),
-                },
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {"name": "calico-node", "image": self.behaviour.calico_node_image}
-                            ]
-                        }
-                    }
-                },
-            }
-        for name, tier in calico.builtin_tiers(self._next_rv):
-            self._objects[calico.TIERS][("", name)] = tier
-        if self.behaviour.calico_version is not None:
-            self._objects["clusterinformations"][("", "default")] = {
-                "kind": "ClusterInformation",
-                "apiVersion": "crd.projectcalico.org/v1",
-                "metadata": {
-                    "name": "default",
-                    "uid": str(uuid.uuid4()),
-                    "resourceVersion": self._next_rv(),
-                },
-                "spec": {
-                    "calicoVersion": self.behaviour.calico_version,
-                    "clusterType": "k8s,bgp,kubeadm,kdd",
-                    "datastoreReady": True,
-                },
-            }
-
-
-def _container_status(pod: Obj, name: str, *, ready: bool, state: Obj) -> Obj:
-    image = next(c.get("image", "") for c in pod["spec"]["containers"] if c["name"] == name)
-    return {
-        "name": name,
-        "ready": ready,
-        "state": state,
-        "image": image,
-        "imageID": "" if not ready else f"{image}@sha256:{'0' * 64}",
-        "restartCount": 0,
-        "started": ready,
-    }
+        for resource, key, obj in seed.calico_system(self.behaviour, self._next_rv):
+            self._objects[resource][key] = obj
 
 
 def _not_found(resource: str, name: str) -> ApiError:
