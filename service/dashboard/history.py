@@ -8,7 +8,9 @@ the staging run just before it would mostly be the difference between the
 clusters), the history matrix
 (:func:`~service.compare.history_matrix`) the groups of the changes
 (:func:`~service.compare.drift_group`) and every cell's verdicts run by run,
-and :func:`~service.compare.flakes` the flaky cells.
+and :func:`~service.compare.flakes` the flaky cells, counted over the runs on the
+cluster of the newest run only: across clusters, every cell that differs between
+them would flip-flop as the runs alternate.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class ScenarioHistory:
     strips: tuple[CellStrip, ...]
     changing_cells: int
     flakes: FlakeReport | None
+    # The cluster whose runs the flakes were counted over: the newest run's.
+    flakes_cluster: str | None = None
 
     @property
     def events(self) -> tuple[TimelineEntry, ...]:
@@ -155,5 +159,8 @@ def scenario_history(
         timeline=tuple(timeline),
         strips=cell_strips,
         changing_cells=len(changing),
-        flakes=flakes(columns, window=flake_window),
+        flakes=flakes(
+            [r.columns for r in runs if r.cluster == runs[-1].cluster], window=flake_window
+        ),
+        flakes_cluster=runs[-1].cluster,
     )

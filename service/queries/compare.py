@@ -6,13 +6,14 @@
   stored run differ in (expected or observed verdicts);
 - :func:`revision_version_diff_view`: the same from a scenario revision
   without a run, as the engine plans it (probed cells, or every port);
-- :func:`scenario_flakes`: cells that flip-flop over a scenario's last runs.
+- :func:`scenario_flakes`: cells that flip-flop over a scenario's last runs on one cluster.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
@@ -36,7 +37,10 @@ from service.errors import FieldPath, InvalidInput, Problem
 from service.queries.formats import iso
 from service.queries.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from service.queries.records import run_columns, run_record, scenario_run_ids
+from service.runs.history import cluster_identity
 from service.scenario.model import Scenario
+from service.store.enums import RunStatus
+from service.store.models import Run
 
 __all__ = [
     "DriftView",
@@ -130,6 +134,9 @@ class FlakeView(TypedDict):
 
 class FlakesView(TypedDict):
     scenario_id: int
+    # The cluster whose runs were counted (service.runs.history.cluster_identity); None
+    # when none was asked for and the scenario has no finished run.
+    cluster: str | None
     window: int
     min_switches: int
     run_ids: list[int]
@@ -296,15 +303,42 @@ def revision_version_diff_view(
 
 
 def scenario_flakes(
-    session: Session, scenario_id: int, *, window: int, min_switches: int
+    session: Session,
+    scenario_id: int,
+    *,
+    window: int,
+    min_switches: int,
+    cluster: str | None = None,
 ) -> FlakesView:
     """Cells that switched at least ``min_switches`` times over the last ``window`` finished
-    runs at one policy content, and cells whose attempts disagreed within a run."""
-    run_ids = scenario_run_ids(session, scenario_id, limit=window)
+    runs on one cluster at one policy content, and cells whose attempts disagreed within a run.
+
+    The cluster is ``cluster`` (a :func:`~service.runs.history.cluster_identity`), by default
+    that of the scenario's newest finished run: counted across clusters, every cell that
+    differs between staging and production would flip-flop as the runs alternate.
+    """
+    if cluster is None:
+        newest = session.execute(
+            select(Run.backend, Run.cluster)
+            .where(
+                Run.scenario_id == scenario_id,
+                Run.status.in_((RunStatus.SUCCEEDED, RunStatus.FAILED)),
+            )
+            .order_by(Run.created_at.desc(), Run.id.desc())
+            .limit(1)
+        ).first()
+        if newest is not None:
+            cluster = cluster_identity(str(newest.backend), newest.cluster)
+    run_ids = (
+        scenario_run_ids(session, scenario_id, limit=window, cluster=cluster)
+        if cluster is not None
+        else []
+    )
     history = [c for c in (run_columns(session, run_id) for run_id in run_ids) if c is not None]
     report = flakes(history, window=window, min_switches=min_switches)
     return FlakesView(
         scenario_id=scenario_id,
+        cluster=cluster,
         window=report.window,
         min_switches=report.min_switches,
         run_ids=list(report.run_ids),

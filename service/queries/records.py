@@ -29,6 +29,7 @@ from service.compare import (
 from service.policy.model import Labels, Protocol
 from service.queries.cells import EXPECTED
 from service.queries.formats import labels_object, port_value
+from service.runs.history import on_cluster
 from service.scenario.cells import RawOutcome
 from service.scenario.model import Verdict
 from service.store.enums import RunStatus
@@ -235,9 +236,15 @@ def run_columns(session: Session, run_id: int) -> RunColumns | None:
 
 
 def scenario_run_ids(
-    session: Session, scenario_id: int, *, limit: int, finished_only: bool = True
+    session: Session,
+    scenario_id: int,
+    *,
+    limit: int,
+    finished_only: bool = True,
+    cluster: str | None = None,
 ) -> list[int]:
-    """The newest ``limit`` runs of a scenario, oldest first."""
+    """The newest ``limit`` runs of a scenario, oldest first; only those on ``cluster``
+    (a :func:`~service.runs.history.cluster_identity`) when it is given."""
     query = (
         select(Run.id)
         .where(Run.scenario_id == scenario_id)
@@ -246,4 +253,6 @@ def scenario_run_ids(
     )
     if finished_only:
         query = query.where(Run.status.in_((RunStatus.SUCCEEDED, RunStatus.FAILED)))
+    if cluster is not None:
+        query = query.where(on_cluster(cluster))
     return list(reversed(session.scalars(query).all()))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from service.store.enums import RunStatus
 from service.store.models import Run
 
-__all__ = ["cluster_identity", "previous_run_id", "same_cluster_as"]
+__all__ = ["cluster_identity", "on_cluster", "previous_run_id", "same_cluster_as"]
 
 _COMPARABLE = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
@@ -35,13 +35,20 @@ def cluster_identity(backend: str, record: dict[str, Any] | None) -> str:
 
 
 def _identity_column() -> ColumnElement[str]:
-    # JSON access compiles to ->> on PostgreSQL and JSON_EXTRACT on SQLite.
-    return func.coalesce(Run.cluster["key"].as_string(), func.cast(Run.backend, String))
+    # JSON access compiles to ->> on PostgreSQL and JSON_EXTRACT on SQLite; an empty key
+    # is no key, as in cluster_identity.
+    key = func.nullif(Run.cluster["key"].as_string(), "")
+    return func.coalesce(key, func.cast(Run.backend, String))
+
+
+def on_cluster(identity: str) -> ColumnElement[bool]:
+    """A WHERE clause: runs whose :func:`cluster_identity` is ``identity``."""
+    return _identity_column() == identity
 
 
 def same_cluster_as(backend: str, record: dict[str, Any] | None) -> ColumnElement[bool]:
     """A WHERE clause: runs on the cluster of a run with this backend and record."""
-    return _identity_column() == cluster_identity(backend, record)
+    return on_cluster(cluster_identity(backend, record))
 
 
 def previous_run_id(

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from typing import Final
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.queries.metrics import DriftCountCache, metrics_snapshot
 from service.queries.runs import previous_run_id
+from service.runs.history import cluster_identity
 from service.scenario.model import Verdict
 from service.store import Backend
-from service.store.enums import RunStatus
-from service.store.models import CellResult, RevisionCell, RunVersion
+from service.store.enums import RunStatus, Trigger
+from service.store.models import CellResult, RevisionCell, Run, RunVersion
 from tests.store.rows import add_run, add_scenario, at, cell_row, revision_cell_row
 
 KEYS: Final = ("k1", "k2", "k3")
@@ -176,3 +177,33 @@ def test_metrics_has_no_drift_for_a_newest_run_alone_on_its_cluster(
         session.commit()
         (latest,) = metrics_snapshot(session, drift_cache=DriftCountCache()).scenarios
     assert latest.drift is None
+
+
+def test_a_run_recorded_with_an_empty_cluster_key_is_on_its_backends_cluster(
+    sessions: sessionmaker[Session], timeline: Timeline
+) -> None:
+    # cluster_identity (Python) reads an empty key as no key; the SQL filter must agree.
+    with sessions() as session:
+        revision_id, scenario_id = session.execute(
+            select(Run.revision_id, Run.scenario_id).where(Run.id == timeline.ids["simulated-1"])
+        ).one()
+        runs = [
+            Run(
+                scenario_id=scenario_id,
+                revision_id=revision_id,
+                trigger=Trigger.CLI,
+                backend=Backend.SIMULATED,
+                cluster=record,
+                status=RunStatus.SUCCEEDED,
+                created_at=at(hour),
+                finished_at=at(hour, 5),
+                planned_cells=len(KEYS),
+            )
+            for hour, record in ((8, {"key": ""}), (9, None))
+        ]
+        session.add_all(runs)
+        session.commit()
+        empty_key, plain = runs
+        assert cluster_identity(str(empty_key.backend), empty_key.cluster) == "simulated"
+        assert previous_run_id(session, plain.id) == empty_key.id
+        assert previous_run_id(session, empty_key.id) == timeline.ids["simulated-1"]

@@ -114,8 +114,18 @@ class MatrixQuery(Query):
 
 
 class FlakesQuery(Query):
-    window: int = Field(default=10, ge=2, le=100, description="The last N finished runs.")
+    window: int = Field(
+        default=10, ge=2, le=100, description="The last N finished runs on the cluster."
+    )
     min_switches: int = Field(default=2, ge=1, le=100)
+    cluster: Name | None = Field(
+        default=None,
+        description=(
+            "The cluster whose runs are counted: a run's cluster.key (a Kubernetes"
+            " cluster), or its backend for a run without one (simulated). Default: the"
+            " cluster of the scenario's newest finished run."
+        ),
+    )
 
 
 class CompareRunsQuery(PageQuery):

@@ -298,7 +298,11 @@ def history_view(scenario_id: int, cell_key: str, query: PageQuery) -> Response:
     "GET",
     f"{PREFIX}/scenarios/<id:scenario_id>/flakes",
     id="scenarioFlakes",
-    summary="Cells that flip-flop over the scenario's last finished runs",
+    summary="Cells that flip-flop over the scenario's last finished runs on one cluster",
+    description=(
+        "Counted within one cluster (cluster, default: that of the newest finished run):"
+        " across clusters every cell that differs between them would flip-flop."
+    ),
     tag=TAG,
     role=TokenRole.VIEWER,
     query=FlakesQuery,
@@ -307,7 +311,11 @@ def history_view(scenario_id: int, cell_key: str, query: PageQuery) -> Response:
 def flakes_view(scenario_id: int, query: FlakesQuery) -> Response:
     require_scenario(scenario_id)
     report = scenario_flakes(
-        db(), scenario_id, window=query.window, min_switches=query.min_switches
+        db(),
+        scenario_id,
+        window=query.window,
+        min_switches=query.min_switches,
+        cluster=query.cluster,
     )
     return json_response(report)
 

@@ -193,6 +193,7 @@ def flakes_csv(scenario_id: int) -> Response:
                     "flip-flop",
                     flake.switches,
                     " ".join(p.observed.value for p in flake.points),
+                    history.flakes_cluster,
                 )
             )
         for attempt in history.flakes.within_run:
@@ -204,10 +205,12 @@ def flakes_csv(scenario_id: int) -> Response:
                     "attempts-disagree",
                     len(attempt.run_ids),
                     " ".join(f"run {i}" for i in attempt.run_ids),
+                    history.flakes_cluster,
                 )
             )
     return csv_download(
-        Table(("key", "cell", "kind", "count", "detail"), rows),
+        # The cluster in every row: the flakes were counted over its runs only.
+        Table(("key", "cell", "kind", "count", "detail", "cluster"), rows),
         scenario["name"],
         "flakes",
     )
