@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.dashboard.grid import GridCell, GridColumn, GridCounts, GridRow, VersionGrid
 from service.notify.urls import redact_url
-from service.queries.cells import EXPECTED
+from service.queries.cells import EXPECTED, select_run_cells
 from service.queries.formats import port_value
 from service.runs.history import cluster_identity
 from service.scenario.document import scenario_from_json
@@ -293,7 +293,9 @@ def run_matrices(session: Session, run_id: int, revision_id: int) -> dict[str, V
     # execution: at 10,000 cells, making enum members and ORM rows would cost more
     # than the query itself.
     rows = session.connection().execute(
-        select(
+        select_run_cells(
+            run_id,
+            revision_id,
             RevisionCell.version,
             RevisionCell.cell_key,
             RevisionCell.source_namespace,
@@ -308,15 +310,7 @@ def run_matrices(session: Session, run_id: int, revision_id: int) -> dict[str, V
             type_coerce(CellResult.observed, String),
             CellResult.regression,
             CellResult.flaky,
-        )
-        .select_from(CellResult)
-        .join(
-            RevisionCell,
-            (RevisionCell.revision_id == revision_id)
-            & (RevisionCell.cell_key == CellResult.cell_key),
-        )
-        .where(CellResult.run_id == run_id)
-        .order_by(RevisionCell.ordinal)
+        ).order_by(RevisionCell.ordinal)
     )
     builders: dict[str, _Builder] = {}
     for (

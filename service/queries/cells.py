@@ -24,6 +24,7 @@ from service.store.models import CellResult, RevisionCell, Run, RunVersion
 
 __all__ = [
     "EXPECTED",
+    "PLACE",
     "CellDetail",
     "CellFilter",
     "CellHistoryPoint",
@@ -32,6 +33,7 @@ __all__ = [
     "cell_history",
     "get_cell",
     "list_cells",
+    "select_run_cells",
 ]
 
 
@@ -100,39 +102,43 @@ class CellHistoryPoint(TypedDict):
     flaky: bool
 
 
-def _columns(result: Any) -> tuple[Any, ...]:
-    """What a cell view reads: the revision's columns and ``result``'s (CellResult or an alias)."""
-    return (
-        RevisionCell.cell_key,
-        RevisionCell.pair_key,
-        RevisionCell.ordinal,
-        RevisionCell.version,
-        RevisionCell.source_namespace,
-        RevisionCell.source_name,
-        RevisionCell.source_labels,
-        RevisionCell.target_namespace,
-        RevisionCell.target_name,
-        RevisionCell.port,
-        RevisionCell.resolved_port,
-        RevisionCell.protocol,
-        RevisionCell.loopback,
-        func.coalesce(result.expected_override, RevisionCell.expected).label("expected"),
-        result.observed,
-        result.raw_outcome,
-        result.latency_ms,
-        result.attempts,
-        result.regression,
-        result.flaky,
-        func.coalesce(result.explanation_override, RevisionCell.explanation).label("explanation"),
-    )
-
-
 EXPECTED = func.coalesce(CellResult.expected_override, RevisionCell.expected)
 
+# Where a cell is: who probes whom, on which port.
+PLACE = (
+    RevisionCell.source_namespace,
+    RevisionCell.source_name,
+    RevisionCell.source_labels,
+    RevisionCell.target_namespace,
+    RevisionCell.target_name,
+    RevisionCell.port,
+    RevisionCell.resolved_port,
+    RevisionCell.protocol,
+    RevisionCell.loopback,
+)
 
-def _joined(run_id: int, revision_id: int, *extra: Any) -> Select[*tuple[Any, ...]]:
+_COLUMNS = (
+    RevisionCell.cell_key,
+    RevisionCell.pair_key,
+    RevisionCell.ordinal,
+    RevisionCell.version,
+    *PLACE,
+    EXPECTED.label("expected"),
+    CellResult.observed,
+    CellResult.raw_outcome,
+    CellResult.latency_ms,
+    CellResult.attempts,
+    CellResult.regression,
+    CellResult.flaky,
+    func.coalesce(CellResult.explanation_override, RevisionCell.explanation).label("explanation"),
+)
+
+
+def select_run_cells(run_id: int, revision_id: int, *columns: Any) -> Select[*tuple[Any, ...]]:
+    """SELECT ``columns`` over run ``run_id``'s cells: each result joined with its
+    revision's cell (``revision_id`` is the run's)."""
     return (
-        select(*_columns(CellResult), *extra)
+        select(*columns)
         .select_from(CellResult)
         .join(
             RevisionCell,
@@ -143,10 +149,10 @@ def _joined(run_id: int, revision_id: int, *extra: Any) -> Select[*tuple[Any, ..
     )
 
 
-def _in_plan_order(run_id: int, revision_id: int) -> Select[Any]:
+def _in_plan_order(run_id: int, revision_id: int) -> Select[*tuple[Any, ...]]:
     """A run's cells driven from the revision's plan order (for pages: see :func:`list_cells`)."""
     return (
-        select(*_columns(CellResult))
+        select(*_COLUMNS)
         .select_from(RevisionCell)
         .join(
             CellResult,
@@ -261,7 +267,7 @@ def all_cells(
     session: Session, run_id: int, revision_id: int, cell_filter: CellFilter | None = None
 ) -> list[CellView]:
     """Every cell of the run (matching the filter) in plan order: for downloads."""
-    query = _joined(run_id, revision_id).order_by(RevisionCell.ordinal)
+    query = select_run_cells(run_id, revision_id, *_COLUMNS).order_by(RevisionCell.ordinal)
     conditions = _conditions(cell_filter if cell_filter is not None else CellFilter())
     if conditions:
         query = query.where(*conditions)
@@ -270,9 +276,10 @@ def all_cells(
 
 def get_cell(session: Session, run_id: int, revision_id: int, cell_key: str) -> CellDetail | None:
     row = session.execute(
-        _joined(
+        select_run_cells(
             run_id,
             revision_id,
+            *_COLUMNS,
             CellResult.attempt_details,
             RevisionCell.expected.label("revision_expected"),
         ).where(CellResult.cell_key == cell_key)

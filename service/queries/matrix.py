@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
-from service.queries.cells import EXPECTED
+from service.queries.cells import EXPECTED, PLACE, select_run_cells
 from service.queries.formats import labels_object, port_value
 from service.scenario.model import Verdict
 from service.store.models import CellResult, RevisionCell, RunVersion
@@ -100,29 +100,17 @@ def version_matrix(
     if content_hash is None:
         return None
     found = session.execute(
-        select(
+        select_run_cells(
+            run_id,
+            revision_id,
             RevisionCell.cell_key,
-            RevisionCell.source_namespace,
-            RevisionCell.source_name,
-            RevisionCell.source_labels,
-            RevisionCell.target_namespace,
-            RevisionCell.target_name,
-            RevisionCell.port,
-            RevisionCell.resolved_port,
-            RevisionCell.protocol,
-            RevisionCell.loopback,
+            *PLACE,
             EXPECTED.label("expected"),
             CellResult.observed,
             CellResult.regression,
             CellResult.flaky,
         )
-        .select_from(CellResult)
-        .join(
-            RevisionCell,
-            (RevisionCell.revision_id == revision_id)
-            & (RevisionCell.cell_key == CellResult.cell_key),
-        )
-        .where(CellResult.run_id == run_id, RevisionCell.version == version)
+        .where(RevisionCell.version == version)
         .order_by(RevisionCell.ordinal)
     ).all()
     row_index: dict[tuple[str, str], int] = {}

@@ -27,7 +27,7 @@ from service.compare import (
     VersionHash,
 )
 from service.policy.model import Labels, Protocol
-from service.queries.cells import EXPECTED
+from service.queries.cells import EXPECTED, PLACE, select_run_cells
 from service.queries.formats import labels_object, port_value
 from service.runs.history import on_cluster
 from service.scenario.cells import RawOutcome
@@ -76,43 +76,27 @@ def run_record(
     summary = run_summary(session, run_id)
     if summary is None:
         return None
-    revision_id = session.scalar(select(Run.revision_id).where(Run.id == run_id))
+    revision_id = session.execute(select(Run.revision_id).where(Run.id == run_id)).scalar_one()
     hashes = {v.name: v.content_hash for v in summary.versions}
     # Explanations are long texts: read only when asked for.
     explanation = (RevisionCell.explanation if explanations else null()).label("explanation")
-    query = (
-        select(
-            CellResult.cell_key,
-            RevisionCell.pair_key,
-            RevisionCell.version,
-            RevisionCell.source_namespace,
-            RevisionCell.source_name,
-            RevisionCell.source_labels,
-            RevisionCell.target_namespace,
-            RevisionCell.target_name,
-            RevisionCell.port,
-            RevisionCell.resolved_port,
-            RevisionCell.protocol,
-            RevisionCell.loopback,
-            EXPECTED.label("expected"),
-            CellResult.observed,
-            CellResult.raw_outcome,
-            CellResult.attempts,
-            CellResult.attempt_details,
-            CellResult.regression,
-            CellResult.flaky,
-            CellResult.explanation_override,
-            explanation,
-        )
-        .select_from(CellResult)
-        .join(
-            RevisionCell,
-            (RevisionCell.revision_id == revision_id)
-            & (RevisionCell.cell_key == CellResult.cell_key),
-        )
-        .where(CellResult.run_id == run_id)
-        .order_by(RevisionCell.ordinal)
-    )
+    query = select_run_cells(
+        run_id,
+        revision_id,
+        CellResult.cell_key,
+        RevisionCell.pair_key,
+        RevisionCell.version,
+        *PLACE,
+        EXPECTED.label("expected"),
+        CellResult.observed,
+        CellResult.raw_outcome,
+        CellResult.attempts,
+        CellResult.attempt_details,
+        CellResult.regression,
+        CellResult.flaky,
+        CellResult.explanation_override,
+        explanation,
+    ).order_by(RevisionCell.ordinal)
     if cell_keys is not None:
         query = query.where(CellResult.cell_key.in_(cell_keys))
     rows = session.execute(query).all()
@@ -204,21 +188,15 @@ def run_columns(session: Session, run_id: int) -> RunColumns | None:
     rows = (
         session.connection()
         .execute(
-            select(
+            select_run_cells(
+                run_id,
+                revision_id,
                 CellResult.cell_key,
                 type_coerce(CellResult.observed, String),
                 RevisionCell.version,
                 CellResult.flaky,
                 type_coerce(CellResult.attempt_details, Text),
-            )
-            .select_from(CellResult)
-            .join(
-                RevisionCell,
-                (RevisionCell.revision_id == revision_id)
-                & (RevisionCell.cell_key == CellResult.cell_key),
-            )
-            .where(CellResult.run_id == run_id)
-            .order_by(RevisionCell.ordinal)
+            ).order_by(RevisionCell.ordinal)
         )
         .all()
     )

@@ -9,6 +9,8 @@ database (foreign keys enforced, proper ``BEGIN``, write-ahead log).
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +45,7 @@ _SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 # Seconds a SQLite connection waits for another writer before giving up.
 _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
+_WAL_SWITCH_RETRY_S: Final = 0.01
 
 _SUPPORTED = ("sqlite", "postgresql")
 
@@ -108,6 +111,25 @@ def _is_file_database(url: URL) -> bool:
     return url.query.get("mode") != "memory" and not database.startswith("file:")
 
 
+def _use_write_ahead_log(cursor: sqlite3.Cursor) -> None:
+    # The journal mode is kept in the file: once WAL, every later connection finds it so.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    # Switching needs the file to itself for a moment, and SQLite does not call the busy
+    # handler for it: with another connection on a new file (threads or processes
+    # starting together), it fails at once with "database is locked" (1 start in 10,
+    # measured with four threads). So it is retried for as long as a busy wait would be.
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_SWITCH_RETRY_S)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     file_database = _is_file_database(url)
     if file_database and url.database is not None:
@@ -125,7 +147,7 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             if file_database:
                 # Readers (API, dashboard) no longer block the writer (shards).
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_write_ahead_log(cursor)
                 # Durable at checkpoints, which is what WAL needs; FULL would fsync per commit.
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:

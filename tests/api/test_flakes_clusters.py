@@ -1,14 +1,11 @@
 """The flakes of a scenario are counted over its runs on one cluster.
 
 Real runs of the tiny scenario through the API, interleaved between two
-clusters: on staging every run is clean; on production the dataplane fails
-open while ``locked`` is applied, then does not, then fails open again. The
-runs execute on the simulator, so which cluster each ran on is written into
-its record afterwards, as the Kubernetes backend would have written it
-(``runs.cluster["key"]``; a simulated run has none and is its backend's).
-Counted across clusters, ``locked``'s fail-open cells would also flip-flop
-between production and staging; within a cluster staging has no flake, and
-production's are the cells that failed open.
+clusters (:mod:`tests.cluster_history`): on staging every run is clean; on
+production the dataplane fails open while ``locked`` is applied, then does
+not, then fails open again. Counted across clusters, ``locked``'s fail-open
+cells would also flip-flop between production and staging; within a cluster
+staging has no flake, and production's are the cells that failed open.
 """
 
 from __future__ import annotations
@@ -19,53 +16,16 @@ from typing import Any, Final
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
 
 from service.api.context import services
-from service.store.enums import Backend, TokenRole
-from service.store.models import Run
+from service.store.enums import TokenRole
 from tests.api.test_compare import Auth, run, scenario
+from tests.cluster_history import PAIRS, TIMELINE, Where, place_runs, runs_on
 
 FAIL_OPEN: Final[dict[str, Any]] = {
     "attempts": 1,
     "simulator": {"faults": {"windows": [{"version": "locked", "mode": "fail-open"}]}},
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Where a run ran: its backend and, for Kubernetes, the record the backend writes."""
-
-    backend: Backend
-    record: dict[str, Any] | None = None
-
-    @property
-    def identity(self) -> str:
-        """How the API names the cluster: the record's key, else the backend."""
-        return str(self.record["key"]) if self.record is not None else self.backend.value
-
-
-SIMULATOR: Final = Where(Backend.SIMULATED)
-STAGING: Final = Where(
-    Backend.KUBERNETES, {"key": "kubernetes:0b1c-staging-uid", "context": "staging"}
-)
-PRODUCTION: Final = Where(
-    Backend.KUBERNETES, {"key": "kubernetes:77aa-production-uid", "context": "prod"}
-)
-PAIRS: Final = {
-    "simulator-and-kubernetes": {"staging": SIMULATOR, "production": PRODUCTION},
-    "two-kubernetes-clusters": {"staging": STAGING, "production": PRODUCTION},
-}
-
-# In the order the runs are created: name, cluster, whether locked fails open.
-TIMELINE: Final = (
-    ("staging-1", "staging", False),
-    ("production-1", "production", True),
-    ("staging-2", "staging", False),
-    ("production-2", "production", False),
-    ("staging-3", "staging", False),
-    ("production-3", "production", True),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +36,7 @@ class Interleaved:
 
     def on(self, cluster: str) -> list[int]:
         """The run ids of one cluster, oldest first."""
-        return [self.runs[name] for name, where, _ in TIMELINE if where == cluster]
+        return runs_on(TIMELINE, self.runs, cluster)
 
 
 @pytest.fixture(params=sorted(PAIRS))
@@ -90,14 +50,7 @@ def interleaved(
         for name, _, opens in TIMELINE
     }
     with services(app).sessions.begin() as session:
-        for name, cluster, _ in TIMELINE:
-            where = clusters[cluster]
-            if where.record is not None:
-                session.execute(
-                    update(Run)
-                    .where(Run.id == runs[name])
-                    .values(backend=where.backend, cluster=where.record)
-                )
+        place_runs(session, runs, clusters)
     return Interleaved(scenario_id, runs, clusters)
 
 

@@ -31,7 +31,7 @@ from service.scenario.chaos import (
 from service.scenario.model import Verdict
 from service.scenario.plan import plan_matrix
 from tests.chaos.builders import chaos_workshop
-from tests.cluster.kubernetes.conftest import FAST
+from tests.cluster.kubernetes.conftest import FAST, fake, kubeconfig, kubeconfig_context, target
 from tests.cluster.kubernetes.fakeapi import Behaviour, FakeApiServer, Grant
 from tests.runner.builders import workshop
 
@@ -39,21 +39,13 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DEV, PROD = "npd-t3st01-development", "npd-t3st01-production"
 CALICO = "calico-system"
 
+__all__ = ["fake", "kubeconfig", "kubeconfig_context", "target"]
+
 
 @pytest.fixture
 def behaviour() -> Behaviour:
+    """The cluster tests' fake, with two calico-node pods to restart, and quick restarts."""
     return Behaviour(calico_nodes=2, calico_restart_s=0.3)
-
-
-@pytest.fixture
-def fake(behaviour: Behaviour) -> Iterator[FakeApiServer]:
-    with FakeApiServer(behaviour) as server:
-        yield server
-
-
-@pytest.fixture
-def target(fake: FakeApiServer, tmp_path: Path) -> ClusterTarget:
-    return ClusterTarget(name="fake", kubeconfig=fake.write_kubeconfig(tmp_path / "kubeconfig"))
 
 
 def _cluster(target: ClusterTarget, *, allow: bool = False) -> KubernetesChaosCluster:

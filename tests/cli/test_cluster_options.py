@@ -5,7 +5,6 @@ command, stored or not."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,9 @@ CLUSTER_FIELDS = [f.name for f in fields(ClusterArgs)]
 
 
 @pytest.fixture(autouse=True)
-def _commands(monkeypatch: pytest.MonkeyPatch) -> None:
+def _commands() -> None:
     cli.add_command(run_command)
     cli.add_command(chaos_command)
-    for name in ("NETPOL_DRIFT_KUBECONFIG", "NETPOL_DRIFT_CONTEXT", "NETPOL_DRIFT_CLUSTERS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
-    return fake.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
 
 
 def _declared(command: click.Command) -> dict[str, tuple[Any, ...]]:

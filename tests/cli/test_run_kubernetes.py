@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,28 +21,10 @@ FAST = ("--probe-timeout", "0.2", "--settle", "2", "--ready-timeout", "2")
 
 
 @pytest.fixture(autouse=True)
-def _commands(monkeypatch: pytest.MonkeyPatch) -> None:
+def _commands() -> None:
     cli.add_command(run_command)
     cli.add_command(validate_command)
     cli.add_command(janitor_command)
-    for name in ("NETPOL_DRIFT_KUBECONFIG", "NETPOL_DRIFT_CONTEXT", "NETPOL_DRIFT_CLUSTERS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def behaviour() -> Behaviour:
-    return Behaviour()
-
-
-@pytest.fixture
-def fake(behaviour: Behaviour) -> Iterator[FakeApiServer]:
-    with FakeApiServer(behaviour) as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
-    return fake.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,8 @@ STORED = re.compile(r"stored as run (\d+) in (\S+)")
 
 
 @pytest.fixture(autouse=True)
-def _commands(monkeypatch: pytest.MonkeyPatch) -> None:
+def _commands() -> None:
     cli.add_command(run_command)
-    for name in ("NETPOL_DRIFT_KUBECONFIG", "NETPOL_DRIFT_CONTEXT", "NETPOL_DRIFT_CLUSTERS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
-    return fake.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -1,12 +1,10 @@
 """The scenario page counts flaky cells over the runs on the cluster of its newest run.
 
-Real runs of the workshop scenario, interleaved between two clusters: staging
-runs are clean; on production the dataplane fails open while ``deny-all`` is
-applied, then does not, then fails open again. The runs execute on the
-simulator, so which cluster each ran on is written into its record afterwards,
-as the Kubernetes backend would have written it (``runs.cluster["key"]``).
-Counted across clusters, ``deny-all``'s cells switch three times between
-production and staging; within production they switch twice (allowed,
+Real runs of the workshop scenario, interleaved between two clusters
+(:mod:`tests.cluster_history`): staging runs are clean; on production the
+dataplane fails open while ``deny-all`` is applied, then does not, then fails
+open again. Counted across clusters, ``deny-all``'s cells switch three times
+between production and staging; within production they switch twice (allowed,
 blocked, allowed), and on staging never. With production newest the page
 shows production's flakes; one more clean staging run makes staging newest,
 and the page shows none.
@@ -19,40 +17,17 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from service.api import create_app
 from service.api.context import services
-from service.auth import issue_token
-from service.dashboard import register_dashboard
-from service.runs.dispatch import InProcessDispatcher
-from service.runs.transactions import writing
-from service.scenario.load import load_scenario
-from service.store import make_engine, make_session_factory, upgrade
-from service.store.enums import TokenRole
-from service.store.models import CellResult, Run
+from service.store.models import CellResult
+from tests.cluster_history import TIMELINE, TWO_CLUSTERS, History, runs_on, served_history
 from tests.dashboard.conftest import login
-from tests.dashboard.world import SCENARIOS, _run, fail_open
 
-CLUSTERS: Final = {
-    "staging": {"key": "0b1c-staging-uid", "context": "staging"},
-    "production": {"key": "77aa-production-uid", "context": "prod"},
-}
-# In the order the runs are created: name, cluster, whether deny-all fails open.
-TIMELINE: Final = (
-    ("staging-1", "staging", False),
-    ("production-1", "production", True),
-    ("staging-2", "staging", False),
-    ("production-2", "production", False),
-    ("staging-3", "staging", False),
-    ("production-3", "production", True),
-)
 # The cluster of the newest run -> the runs, oldest first.
 TIMELINES: Final = {
     "production": TIMELINE,
@@ -62,69 +37,42 @@ TIMELINES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Interleaved:
-    app: Flask
+    history: History
     newest: str
-    runs: dict[str, int]
-    scenario_id: int
-    token: str
     # The cells production-3 found as regressions: deny-all's blocked cells, failed open.
     failed_open: frozenset[str]
 
-
-def _build(tmp: Path, newest: str) -> Interleaved:
-    url = f"sqlite:///{tmp / 'netpol-drift.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
-        workshop = load_scenario(SCENARIOS / "calico-workshop.yaml")
-        runs = {}
-        with InProcessDispatcher(sessions) as dispatcher:
-            for name, _, opens in TIMELINES[newest]:
-                faults = fail_open("deny-all") if opens else None
-                runs[name] = _run(sessions, dispatcher, workshop, faults=faults)
-        with writing(sessions) as session:
-            for name, cluster, _ in TIMELINES[newest]:
-                record = CLUSTERS[cluster]
-                session.execute(update(Run).where(Run.id == runs[name]).values(cluster=record))
-            scenario_id = session.get_one(Run, runs["staging-1"]).scenario_id
-            token = issue_token(session, name="viewer", role=TokenRole.VIEWER).token
-            failed_open = frozenset(
-                session.scalars(
-                    select(CellResult.cell_key).where(
-                        CellResult.run_id == runs["production-3"],
-                        CellResult.regression.is_(True),
-                    )
-                )
-            )
-    finally:
-        engine.dispose()
-    app = create_app({"database_url": url, "broker_url": ""})
-    register_dashboard(app, notifications=False)
-    app.config["TESTING"] = True
-    return Interleaved(app, newest, runs, scenario_id, token, failed_open)
+    def on(self, cluster: str) -> list[int]:
+        """The run ids of one cluster, oldest first."""
+        return runs_on(TIMELINES[self.newest], self.history.runs, cluster)
 
 
 @pytest.fixture(scope="module", params=sorted(TIMELINES))
 def interleaved(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Interleaved]:
-    world = _build(tmp_path_factory.mktemp(f"newest-{request.param}"), request.param)
+    tmp = tmp_path_factory.mktemp(f"newest-{request.param}")
+    history = served_history(tmp, TIMELINES[request.param])
     try:
-        yield world
+        with services(history.app).sessions() as session:
+            failed_open = frozenset(
+                session.scalars(
+                    select(CellResult.cell_key).where(
+                        CellResult.run_id == history.runs["production-3"],
+                        CellResult.regression.is_(True),
+                    )
+                )
+            )
+        yield Interleaved(history, request.param, failed_open)
     finally:
-        services(world.app).close()
+        services(history.app).close()
 
 
 @pytest.fixture
 def viewer(interleaved: Interleaved) -> FlaskClient:
-    client = interleaved.app.test_client()
-    login(client, interleaved.token)
+    client = interleaved.history.app.test_client()
+    login(client, interleaved.history.token)
     return client
-
-
-def _runs_on(interleaved: Interleaved, cluster: str) -> list[int]:
-    return [interleaved.runs[n] for n, c, _ in TIMELINES[interleaved.newest] if c == cluster]
 
 
 def _flakes_section(viewer: FlaskClient, scenario_id: int) -> str:
@@ -151,19 +99,19 @@ def test_deny_all_fails_open_on_production(interleaved: Interleaved) -> None:
 def test_the_heading_names_the_cluster_of_the_newest_run_and_its_runs_counted(
     interleaved: Interleaved, viewer: FlaskClient
 ) -> None:
-    section = _flakes_section(viewer, interleaved.scenario_id)
+    section = _flakes_section(viewer, interleaved.history.scenario_id)
     heading = re.search(r'data-testid="flakes-heading">(.*?)</h2>', section, re.S)
     assert heading is not None, section
-    key = CLUSTERS[interleaved.newest]["key"]
-    counted = len(_runs_on(interleaved, interleaved.newest))
+    key = TWO_CLUSTERS[interleaved.newest].identity
+    counted = len(interleaved.on(interleaved.newest))
     assert heading.group(1) == f"Flaky cells on <code>{key}</code> (its last {counted} runs)"
 
 
 def test_the_flakes_are_those_of_the_newest_runs_cluster(
     interleaved: Interleaved, viewer: FlaskClient
 ) -> None:
-    rows = _flakes_csv(viewer, interleaved.scenario_id)
-    section = _flakes_section(viewer, interleaved.scenario_id)
+    rows = _flakes_csv(viewer, interleaved.history.scenario_id)
+    section = _flakes_section(viewer, interleaved.history.scenario_id)
     if interleaved.newest == "staging":
         # Clean on every staging run: what differs from production is no flake here.
         assert rows == []
@@ -175,6 +123,6 @@ def test_the_flakes_are_those_of_the_newest_runs_cluster(
         # Production's three runs: allowed, blocked, allowed; the staging runs left out.
         assert row["count"] == "2"
         assert row["detail"] == "allowed blocked allowed"
-        assert row["cluster"] == CLUSTERS["production"]["key"]
+        assert row["cluster"] == TWO_CLUSTERS["production"].identity
     points = re.findall(r'title="run (\d+): (\w+)"', section)
-    assert {int(run_id) for run_id, _ in points} == set(_runs_on(interleaved, "production"))
+    assert {int(run_id) for run_id, _ in points} == set(interleaved.on("production"))

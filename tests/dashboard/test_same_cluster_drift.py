@@ -1,14 +1,11 @@
 """Drift is measured against the previous finished run on the same cluster, wherever it shows:
 the run page, the overview, the scenario timeline, the API's compare default and /metrics.
 
-Real runs of the workshop scenario, interleaved between two clusters: staging
-runs are clean; on production the dataplane fails open while ``deny-all`` is
-applied, every time. Within a cluster nothing drifts; a production run
-compared with the staging run just before it would show alarm drift (the
-policy did not change, the verdicts did). The runs execute on the simulator,
-so which cluster each ran on is written into its record afterwards, as the
-Kubernetes backend would have written it (``runs.cluster["key"]``, the
-cluster's id).
+Real runs of the workshop scenario, interleaved between two clusters
+(:mod:`tests.cluster_history`): staging runs are clean; on production the
+dataplane fails open while ``deny-all`` is applied, every time. Within a
+cluster nothing drifts; a production run compared with the staging run just
+before it would show alarm drift (the policy did not change, the verdicts did).
 """
 
 from __future__ import annotations
@@ -17,74 +14,35 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Final
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
 
-from service.api import create_app
 from service.api.context import services
-from service.auth import issue_token
-from service.dashboard import register_dashboard
-from service.runs.dispatch import InProcessDispatcher
-from service.runs.transactions import writing
-from service.scenario.load import load_scenario
-from service.store import make_engine, make_session_factory, upgrade
-from service.store.enums import TokenRole
-from service.store.models import Run
+from tests.cluster_history import History, Step, served_history
 from tests.dashboard.conftest import login
-from tests.dashboard.world import SCENARIOS, _run, fail_open
 
-# In the order the runs are created.
-ORDER = ("staging-1", "production-1", "staging-2", "production-2")
-CLUSTERS = {
-    "staging": {"key": "0b1c-staging-uid", "context": "staging", "calico": "v3.28.0"},
-    "production": {"key": "77aa-production-uid", "context": "prod", "calico": "v3.28.0"},
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Interleaved:
-    app: Flask
-    runs: dict[str, int]
-    scenario_id: int
-    token: str
+# Production fails open every time: its runs agree with each other, not with staging's.
+ALWAYS_OPEN: Final[tuple[Step, ...]] = (
+    ("staging-1", "staging", False),
+    ("production-1", "production", True),
+    ("staging-2", "staging", False),
+    ("production-2", "production", True),
+)
 
 
 @pytest.fixture(scope="module")
-def interleaved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Interleaved]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('clusters') / 'netpol-drift.db'}"
-    upgrade(url)
-    engine = make_engine(url)
+def interleaved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    history = served_history(tmp_path_factory.mktemp("clusters"), ALWAYS_OPEN)
     try:
-        sessions = make_session_factory(engine)
-        workshop = load_scenario(SCENARIOS / "calico-workshop.yaml")
-        runs = {}
-        with InProcessDispatcher(sessions) as dispatcher:
-            for name in ORDER:
-                faults = fail_open("deny-all") if name.startswith("production") else None
-                runs[name] = _run(sessions, dispatcher, workshop, faults=faults)
-        with writing(sessions) as session:
-            for name, run_id in runs.items():
-                record = CLUSTERS[name.split("-")[0]]
-                session.execute(update(Run).where(Run.id == run_id).values(cluster=record))
-            scenario_id = session.get_one(Run, runs["staging-1"]).scenario_id
-            token = issue_token(session, name="viewer", role=TokenRole.VIEWER).token
+        yield history
     finally:
-        engine.dispose()
-    app = create_app({"database_url": url, "broker_url": ""})
-    register_dashboard(app, notifications=False)
-    app.config["TESTING"] = True
-    try:
-        yield Interleaved(app, runs, scenario_id, token)
-    finally:
-        services(app).close()
+        services(history.app).close()
 
 
 @pytest.fixture
-def viewer(interleaved: Interleaved) -> FlaskClient:
+def viewer(interleaved: History) -> FlaskClient:
     client = interleaved.app.test_client()
     login(client, interleaved.token)
     return client
@@ -96,7 +54,7 @@ def _csv(client: FlaskClient, path: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
-def test_production_fails_open_where_staging_does_not(interleaved: Interleaved) -> None:
+def test_production_fails_open_where_staging_does_not(interleaved: History) -> None:
     # The premise: across clusters the verdicts differ, so a cross-cluster drift would show.
     client = interleaved.app.test_client()
     headers = {"Authorization": f"Bearer {interleaved.token}"}
@@ -117,7 +75,7 @@ def test_production_fails_open_where_staging_does_not(interleaved: Interleaved) 
     [("staging-2", "staging-1"), ("production-2", "production-1")],
 )
 def test_the_run_page_shows_drift_since_the_previous_run_on_its_cluster(
-    interleaved: Interleaved, viewer: FlaskClient, run: str, previous: str
+    interleaved: History, viewer: FlaskClient, run: str, previous: str
 ) -> None:
     html = viewer.get(f"/dashboard/runs/{interleaved.runs[run]}").get_data(as_text=True)
     since = re.search(r'Drift since <a href="/dashboard/runs/(\d+)">run', html)
@@ -130,7 +88,7 @@ def test_the_run_page_shows_drift_since_the_previous_run_on_its_cluster(
 
 @pytest.mark.parametrize("run", ["staging-1", "production-1"])
 def test_the_first_run_on_a_cluster_has_no_previous_run(
-    interleaved: Interleaved, viewer: FlaskClient, run: str
+    interleaved: History, viewer: FlaskClient, run: str
 ) -> None:
     html = viewer.get(f"/dashboard/runs/{interleaved.runs[run]}").get_data(as_text=True)
     assert "Drift since the previous run" in html
@@ -138,7 +96,7 @@ def test_the_first_run_on_a_cluster_has_no_previous_run(
 
 
 def test_the_overview_measures_drift_within_the_cluster_of_the_latest_run(
-    interleaved: Interleaved, viewer: FlaskClient
+    interleaved: History, viewer: FlaskClient
 ) -> None:
     (row,) = _csv(viewer, "/dashboard/overview.csv")
     assert int(row["last_finished_run"]) == interleaved.runs["production-2"]
@@ -149,7 +107,7 @@ def test_the_overview_measures_drift_within_the_cluster_of_the_latest_run(
 
 
 def test_the_timeline_compares_each_run_with_the_one_before_on_its_cluster(
-    interleaved: Interleaved, viewer: FlaskClient
+    interleaved: History, viewer: FlaskClient
 ) -> None:
     rows = _csv(viewer, f"/dashboard/scenarios/{interleaved.scenario_id}/timeline.csv")
     ids = {run_id: name for name, run_id in interleaved.runs.items()}
@@ -164,7 +122,7 @@ def test_the_timeline_compares_each_run_with_the_one_before_on_its_cluster(
 
 
 def test_the_api_compares_with_the_previous_run_on_the_same_cluster_by_default(
-    interleaved: Interleaved,
+    interleaved: History,
 ) -> None:
     client = interleaved.app.test_client()
     headers = {"Authorization": f"Bearer {interleaved.token}"}
@@ -184,7 +142,7 @@ def test_the_api_compares_with_the_previous_run_on_the_same_cluster_by_default(
     assert alone.status_code == 404
 
 
-def test_metrics_report_no_drift_within_the_cluster(interleaved: Interleaved) -> None:
+def test_metrics_report_no_drift_within_the_cluster(interleaved: History) -> None:
     client = interleaved.app.test_client()
     text = client.get(
         "/metrics", headers={"Authorization": f"Bearer {interleaved.token}"}

@@ -1,31 +1,26 @@
 """A run's findings compare it with the earlier finished runs on its own cluster.
 
-Real runs of the workshop scenario, interleaved between two clusters: on
-staging every run is clean; on production ``deny-all`` fails open, then does
-not, then fails open again. The runs execute on the simulator, so which
-cluster each ran on is written into its record afterwards, as the backend
-would have written it (``runs.cluster["key"]``; a simulated run has none and is
-its backend's). Measured across clusters, every production run would drift
-from the staging run before it, and ``deny-all``'s cells would flip-flop
-between the clusters; within a cluster, staging is stable and production
-drifts and flakes on its own. On SQLite and PostgreSQL: the cluster key is
-read from JSON, which each compiles differently.
+Real runs of the workshop scenario, interleaved between two clusters
+(:mod:`tests.cluster_history`): on staging every run is clean; on production
+``deny-all`` fails open, then does not, then fails open again. Measured
+across clusters, every production run would drift from the staging run before
+it, and ``deny-all``'s cells would flip-flop between the clusters; within a
+cluster, staging is stable and production drifts and flakes on its own. On
+SQLite and PostgreSQL: the cluster key is read from JSON, which each compiles
+differently.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
-
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.notify.findings import Reason, RunFindings, run_findings
 from service.runs.history import previous_run_id
 from service.runs.transactions import writing
-from service.store.enums import Backend
-from service.store.models import CellResult, Run
+from service.store.models import CellResult
+from tests.cluster_history import PAIRS, TIMELINE, place_runs
 from tests.dashboard.world import fail_open
 from tests.notify.conftest import run_once, workshop
 
@@ -51,38 +46,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Where a run ran: its backend and, for Kubernetes, the record the backend writes."""
-
-    backend: Backend
-    record: dict[str, Any] | None = None
-
-
-SIMULATOR: Final = Where(Backend.SIMULATED)
-STAGING: Final = Where(
-    Backend.KUBERNETES, {"key": "kubernetes:0b1c-staging-uid", "context": "staging"}
-)
-PRODUCTION: Final = Where(
-    Backend.KUBERNETES, {"key": "kubernetes:77aa-production-uid", "context": "prod"}
-)
-# The "staging" and "production" clusters of the timeline, two ways.
-PAIRS: Final = {
-    "simulator-and-kubernetes": {"staging": SIMULATOR, "production": PRODUCTION},
-    "two-kubernetes-clusters": {"staging": STAGING, "production": PRODUCTION},
-}
-
-# In the order the runs are created: name, cluster, whether deny-all fails open.
-TIMELINE: Final = (
-    ("staging-1", "staging", False),
-    ("production-1", "production", True),
-    ("staging-2", "staging", False),
-    ("production-2", "production", False),
-    ("staging-3", "staging", False),
-    ("production-3", "production", True),
-)
-
-
 @pytest.fixture(params=sorted(PAIRS))
 def interleaved(sessions: sessionmaker[Session], request: pytest.FixtureRequest) -> dict[str, int]:
     """Run ids of the timeline by name."""
@@ -93,14 +56,7 @@ def interleaved(sessions: sessionmaker[Session], request: pytest.FixtureRequest)
         for name, _, opens in TIMELINE
     }
     with writing(sessions) as session:
-        for name, cluster, _ in TIMELINE:
-            where = clusters[cluster]
-            if where.record is not None:
-                session.execute(
-                    update(Run)
-                    .where(Run.id == runs[name])
-                    .values(backend=where.backend, cluster=where.record)
-                )
+        place_runs(session, runs, clusters)
     return runs
 
 

@@ -26,16 +26,21 @@ from service.notify.hooks import install_notifications
 from service.notify.resume import resume_notifications
 from service.notify.senders import InProcessSender
 from service.notify.settings import NotifySettings
-from service.notify.webhooks import WebhookSpec, create_webhook
 from service.runs.create import RunRequest, create_run
 from service.runs.lifecycle import cancel_run
-from service.runs.transactions import writing
 from service.store import downgrade, make_engine, make_session_factory, upgrade
 from service.store.enums import RunStatus, Trigger
-from service.store.models import Run, Scenario
-from service.store.notify_models import DeliveryStatus, WebhookDelivery
+from service.store.models import Run
+from service.store.notify_models import DeliveryStatus
 from tests.dashboard.world import fail_open
 from tests.notify.conftest import Receiver, run_once, workshop
+from tests.notify.watched_workshop import (
+    alarming_run,
+    deliveries,
+    notified,
+    statuses,
+    watched_workshop,
+)
 
 FAST = NotifySettings(
     base_url="http://dash.example", backoff_s=0.3, attempts=4, timeout_s=5, resume_interval_s=0.2
@@ -65,44 +70,29 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0
         time.sleep(0.02)
 
 
-def _webhook(sessions: sessionmaker[Session], url: str) -> None:
-    with sessions() as session:
-        scenario_id = session.scalar(select(Scenario.id).where(Scenario.name == "calico-workshop"))
-    assert scenario_id is not None
-    with writing(sessions) as session:
-        create_webhook(session, WebhookSpec(name="team", url=url, scenario_id=scenario_id))
-
-
-def _deliveries(sessions: sessionmaker[Session]) -> list[WebhookDelivery]:
-    with sessions() as session:
-        return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
-
-
-def _notified(receiver: Receiver) -> list[object]:
-    return [body["run"]["id"] for body in receiver.delivered()]  # type: ignore[index]
+def resume_once(sessions: sessionmaker[Session]) -> None:
+    """A notifier starts, sends what it resumed, and stops."""
+    with notifier(sessions) as sender:
+        assert sender.idle(10)
 
 
 def test_a_run_no_notifier_heard_is_notified_once_by_the_next_to_start(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
-    run_once(sessions, scenario)
-    _webhook(sessions, receiver.url("/owed"))
+    scenario = watched_workshop(sessions, receiver.url("/owed"))
     # Closed with no notifier in the process (a CLI run, or a process that died between
     # closing the run and handing it on): nothing was prepared, the run is owed.
-    alarming = run_once(sessions, scenario, faults=fail_open("deny-all"))
+    alarming = alarming_run(sessions, scenario)
     assert alarming in owed_runs(sessions)
-    assert _deliveries(sessions) == []
+    assert deliveries(sessions) == []
 
-    with notifier(sessions) as sender:
-        assert sender.idle(10)
-    assert _notified(receiver) == [alarming]
+    resume_once(sessions)
+    assert notified(receiver) == [alarming]
     assert owed_runs(sessions) == []
     # Started again: nothing is owed any more, nothing is sent again.
-    with notifier(sessions) as sender:
-        assert sender.idle(10)
+    resume_once(sessions)
     assert len(receiver.received) == 1
-    (delivery,) = _deliveries(sessions)
+    (delivery,) = deliveries(sessions)
     assert (delivery.run_id, delivery.status, delivery.attempts) == (
         alarming,
         DeliveryStatus.DELIVERED,
@@ -113,24 +103,21 @@ def test_a_run_no_notifier_heard_is_notified_once_by_the_next_to_start(
 def test_a_run_whose_preparation_was_dropped_at_stop_is_notified_once_after_a_restart(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
-    run_once(sessions, scenario)
-    _webhook(sessions, receiver.url("/dropped"))
+    scenario = watched_workshop(sessions, receiver.url("/dropped"))
     with notifier(sessions) as sender:
         # The first run's POST keeps the notifier's thread busy while the second closes,
         # so the second's preparation is still queued when the notifier stops.
         receiver.delay_s = 3.0
-        first = run_once(sessions, scenario, faults=fail_open("deny-all"))
+        first = alarming_run(sessions, scenario)
         wait_until(lambda: len(receiver.received) == 1, "the first run's POST")
         second = run_once(sessions, scenario, faults=fail_open("allow-pod"))
         assert not sender.idle(0), "the first POST ended too early"
     assert owed_runs(sessions) == [second], "the queued preparation was not dropped"
-    assert [d.run_id for d in _deliveries(sessions)] == [first]
+    assert [d.run_id for d in deliveries(sessions)] == [first]
 
     receiver.delay_s = 0.0
-    with notifier(sessions) as sender:
-        assert sender.idle(10)
-    assert _notified(receiver) == [first, second]
+    resume_once(sessions)
+    assert notified(receiver) == [first, second]
     assert len(receiver.received) == 2
     assert owed_runs(sessions) == []
 
@@ -138,41 +125,36 @@ def test_a_run_whose_preparation_was_dropped_at_stop_is_notified_once_after_a_re
 def test_a_retry_dropped_at_stop_is_sent_once_after_a_restart(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
-    run_once(sessions, scenario)
-    _webhook(sessions, receiver.url("/retry"))
+    scenario = watched_workshop(sessions, receiver.url("/retry"))
     receiver.statuses = [500]
     with notifier(sessions):
-        alarming = run_once(sessions, scenario, faults=fail_open("deny-all"))
+        alarming = alarming_run(sessions, scenario)
 
         def failed_once() -> bool:
-            rows = _deliveries(sessions)
+            rows = deliveries(sessions)
             return len(rows) == 1 and rows[0].attempts == 1 and rows[0].last_status_code == 500
 
         wait_until(failed_once, "the first attempt's 500 to be recorded")
     # Stopped with the retry queued: well past its backoff, nobody has sent it.
     time.sleep(FAST.backoff_s + 0.3)
-    assert [status for _, status, _ in receiver.received] == [500]
-    (pending,) = _deliveries(sessions)
+    assert statuses(receiver) == [500]
+    (pending,) = deliveries(sessions)
     assert pending.status is DeliveryStatus.PENDING
 
-    with notifier(sessions) as sender:
-        assert sender.idle(10)
-    assert [status for _, status, _ in receiver.received] == [500, 200]
-    assert _notified(receiver) == [alarming]
+    resume_once(sessions)
+    assert statuses(receiver) == [500, 200]
+    assert notified(receiver) == [alarming]
 
 
 def test_a_running_notifier_sends_what_another_process_left_within_its_interval(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
     sender = InProcessSender(sessions, FAST)
     try:
         # No hook in this process: every run here closes as if another process closed it.
-        run_once(sessions, scenario)
-        _webhook(sessions, receiver.url("/elsewhere"))
-        alarming = run_once(sessions, scenario, faults=fail_open("deny-all"))
-        wait_until(lambda: _notified(receiver) == [alarming], "the periodic resume", 10)
+        scenario = watched_workshop(sessions, receiver.url("/elsewhere"))
+        alarming = alarming_run(sessions, scenario)
+        wait_until(lambda: notified(receiver) == [alarming], "the periodic resume", 10)
         time.sleep(5 * FAST.resume_interval_s)
         assert len(receiver.received) == 1
     finally:
@@ -196,10 +178,8 @@ class Handed:
 def test_a_resume_racing_an_attempt_under_way_posts_once(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
-    run_once(sessions, scenario)
-    _webhook(sessions, receiver.url("/race"))
-    alarming = run_once(sessions, scenario, faults=fail_open("deny-all"))
+    scenario = watched_workshop(sessions, receiver.url("/race"))
+    alarming = alarming_run(sessions, scenario)
     (delivery_id,) = prepare_deliveries(sessions, alarming, FAST)
     receiver.delay_s = 1.0
     posting = threading.Event()
@@ -252,16 +232,14 @@ def test_a_run_is_owed_from_its_close_until_prepared_and_an_open_run_never(
     assert marked[queued.run_id] is None
     assert marked[clean] is not None
     assert marked[cancelled.run_id] is not None
-    assert _deliveries(sessions) == []
+    assert deliveries(sessions) == []
 
 
 def test_two_preparations_at_once_make_one_delivery(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    scenario = workshop()
-    run_once(sessions, scenario)
-    _webhook(sessions, receiver.url("/twice"))
-    alarming = run_once(sessions, scenario, faults=fail_open("deny-all"))
+    scenario = watched_workshop(sessions, receiver.url("/twice"))
+    alarming = alarming_run(sessions, scenario)
     start = threading.Barrier(2)
     inserted: list[list[int]] = []
 
@@ -275,30 +253,31 @@ def test_two_preparations_at_once_make_one_delivery(
     for thread in threads:
         thread.join(30)
     assert sorted(len(ids) for ids in inserted) == [0, 1]
-    assert [d.run_id for d in _deliveries(sessions)] == [alarming]
+    assert [d.run_id for d in deliveries(sessions)] == [alarming]
+
+
+@contextmanager
+def opened(url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def test_the_migration_takes_runs_closed_before_it_as_prepared(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'upgraded.db'}"
     upgrade(url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
+    with opened(url) as sessions:
         scenario = workshop()
         closed = run_once(sessions, scenario)
         queued = create_run(sessions, RunRequest(scenario=scenario, trigger=Trigger.CLI)).run_id
-    finally:
-        engine.dispose()
     downgrade(url, "0004")
     upgrade(url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
+    with opened(url) as sessions:
         with sessions() as session:
             runs = {run.id: run for run in session.scalars(select(Run))}
             assert runs[closed].status is RunStatus.SUCCEEDED
             assert runs[closed].notify_prepared_at == runs[closed].finished_at
             assert runs[queued].notify_prepared_at is None
         assert owed_runs(sessions) == []
-    finally:
-        engine.dispose()

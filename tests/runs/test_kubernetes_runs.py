@@ -43,6 +43,7 @@ from service.runs.settings import RunSettings
 from service.scenario.load import load_scenario
 from service.scenario.model import PolicyVersion, Scenario
 from service.store import Backend, CellResult, Run, RunStatus, RunVersion, Trigger, utc_now
+from tests.cluster.kubernetes.fake_cluster import behaviour, fake, kubeconfig, kubeconfig_context
 from tests.cluster.kubernetes.fakeapi import Behaviour, FakeApiServer
 from tests.cluster.kubernetes.fakeapi.store import KUBE_SYSTEM_UID
 from tests.workers.conftest import Processes, broker_url, processes, wait_until
@@ -50,7 +51,7 @@ from workers.app import celery_init_app
 from workers.config import WorkerSettings, beat_schedule, celery_config
 from workers.dispatch import CeleryDispatcher
 
-__all__ = ["broker_url", "processes"]
+__all__ = ["behaviour", "broker_url", "fake", "kubeconfig", "kubeconfig_context", "processes"]
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 WORKSHOPS = ["calico-workshop.yaml", "calico-workshop-v3.yaml"]
@@ -74,22 +75,6 @@ def settings(**kubernetes: Any) -> RunSettings:
         sources_per_shard=1,
         kubernetes=KubernetesSettings(**{**ON_THE_FAKE.to_json(), **kubernetes}),
     )
-
-
-@pytest.fixture
-def behaviour() -> Behaviour:
-    return Behaviour()
-
-
-@pytest.fixture
-def fake(behaviour: Behaviour) -> Iterator[FakeApiServer]:
-    with FakeApiServer(behaviour) as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
-    return fake.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
 
 
 @pytest.fixture

@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenario.load_world import DENY_ALL
+# The tests edit_case_tests makes assert in load_world: rewritten, their failures show the
+# values, as in a test module. Registered before the module is first imported, below.
+pytest.register_assert_rewrite("tests.scenario.load_world")
+
+from tests.scenario.load_world import DENY_ALL  # noqa: E402
 
 
 @pytest.fixture

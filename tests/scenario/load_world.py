@@ -2,12 +2,13 @@
 
 Messages have the shape ``file:line: field: what was expected``. Most cases
 edit one line of a small valid scenario (BASE) and compare every problem
-reported; the ``folder`` fixture (conftest) holds its policy file.
+reported; the ``folder`` fixture (conftest) holds its policy file. A table of
+such edits gets its two tests from :func:`edit_case_tests`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,27 @@ def invalid_cases(cases: Sequence[InvalidCase], names: Sequence[str]) -> pytest.
     return pytest.mark.parametrize(
         tuple(names), [c[1 : 1 + len(names)] for c in cases], ids=[c[0] for c in cases]
     )
+
+
+# A test function as pytest calls it: with fixtures and parameters by name.
+CaseTest = Callable[..., None]
+
+
+def edit_case_tests(cases: Sequence[InvalidCase]) -> tuple[CaseTest, CaseTest]:
+    """The two tests of a table of edits, for its module to bind to names of its own.
+
+    First, that each edit is reported with exactly its problems, in order; second,
+    that none of them is pydantic's own wording (a user must never read it).
+    """
+
+    @invalid_cases(cases, ("old", "new", "expected"))
+    def reported_exactly(folder: Path, old: str, new: str, expected: list[str]) -> None:
+        assert problems(edited(old, new), folder) == expected
+
+    @invalid_cases(cases, ("old", "new"))
+    def no_raw_pydantic(folder: Path, old: str, new: str) -> None:
+        text = "\n".join(problems(edited(old, new), folder))
+        for raw in RAW_PYDANTIC:
+            assert raw not in text
+
+    return reported_exactly, no_raw_pydantic

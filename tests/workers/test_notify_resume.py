@@ -11,20 +11,22 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.notify.senders import RESUME_TASK
-from service.notify.webhooks import WebhookSpec, create_webhook
 from service.runs.create import RunRequest, create_run
 from service.runs.settings import RunSettings, SimulatorSettings
-from service.runs.transactions import writing
 from service.store.enums import Trigger
-from service.store.models import Scenario
-from service.store.notify_models import DeliveryStatus, WebhookDelivery
+from service.store.notify_models import DeliveryStatus
 from tests.dashboard.world import fail_open
-from tests.notify.conftest import run_once, workshop
 from tests.notify.receiver import Receiver, serve_receiver
+from tests.notify.watched_workshop import (
+    alarming_run,
+    deliveries,
+    notified,
+    statuses,
+    watched_workshop,
+)
 from workers.app import celery_init_app
 from workers.config import BROKER_URL_ENV, WorkerSettings, beat_schedule, celery_config
 from workers.dispatch import CeleryDispatcher
@@ -41,32 +43,10 @@ def receiver() -> Iterator[Receiver]:
         yield state
 
 
-def _webhook(sessions: sessionmaker[Session], url: str) -> None:
-    with sessions() as session:
-        scenario_id = session.scalar(select(Scenario.id).where(Scenario.name == "calico-workshop"))
-    assert scenario_id is not None
-    with writing(sessions) as session:
-        create_webhook(session, WebhookSpec(name="team", url=url, scenario_id=scenario_id))
-
-
-def _deliveries(sessions: sessionmaker[Session]) -> list[WebhookDelivery]:
-    with sessions() as session:
-        return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
-
-
-def _notified(receiver: Receiver) -> list[object]:
-    return [body["run"]["id"] for body in receiver.delivered()]  # type: ignore[index]
-
-
 def _resumed(log: str, kind: str) -> set[int]:
     """The run or delivery ids the worker's resume_notifications tasks handed on."""
     lists = re.findall(rf"resume_notifications\[.*'{kind}': \[([\d, ]*)\]", log)
     return {int(i) for found in lists for i in found.split(",") if i.strip()}
-
-
-def _statuses(receiver: Receiver) -> list[int]:
-    with receiver.lock:
-        return [status for _, status, _ in receiver.received]
 
 
 def test_beat_resumes_notifications_at_their_interval() -> None:
@@ -84,23 +64,21 @@ def test_a_run_whose_notify_task_was_never_sent_is_notified_once_by_beat(
     pg: sessionmaker[Session], processes: Processes, receiver: Receiver
 ) -> None:
     worker, beat = processes.worker("w1", **FAST), processes.beat(**FAST)
-    scenario = workshop()
-    run_once(pg, scenario)
-    _webhook(pg, receiver.url("/never-sent"))
+    scenario = watched_workshop(pg, receiver.url("/never-sent"))
     # Closed in this process, where no notifier is installed: no notify_run task was sent,
     # as when a worker dies between closing a run and sending it.
-    alarming = run_once(pg, scenario, faults=fail_open("deny-all"))
+    alarming = alarming_run(pg, scenario)
     for process in (worker, beat):
         process.wait_ready()
     wait_until(
-        lambda: _notified(receiver) == [alarming],
+        lambda: notified(receiver) == [alarming],
         timeout_s=30,
         what="beat's resume to notify the run",
         logs=processes.logs,
     )
     time.sleep(3)  # three more passes: nothing is owed, nothing is sent again
-    assert _statuses(receiver) == [200]
-    (delivery,) = _deliveries(pg)
+    assert statuses(receiver) == [200]
+    (delivery,) = deliveries(pg)
     assert (delivery.run_id, delivery.status, delivery.attempts) == (
         alarming,
         DeliveryStatus.DELIVERED,
@@ -122,9 +100,7 @@ def test_a_retry_lost_with_the_broker_is_sent_once_by_beat(
     app: Any = celery_init_app(
         celery_config(WorkerSettings(broker_url=broker_url, database_url=pg_url))
     )
-    scenario = workshop()
-    run_once(pg, scenario)
-    _webhook(pg, receiver.url("/lost"))
+    scenario = watched_workshop(pg, receiver.url("/lost"))
     receiver.statuses = [500]
     # Run and closed on the worker, which notifies: the first POST is answered 500, and
     # the retry is a task with a countdown, held by the broker and the worker.
@@ -133,7 +109,7 @@ def test_a_retry_lost_with_the_broker_is_sent_once_by_beat(
     CeleryDispatcher(app).dispatch(created.run_id, created.shard_keys)
 
     def failed_once() -> bool:
-        rows = _deliveries(pg)
+        rows = deliveries(pg)
         return len(rows) == 1 and rows[0].attempts == 1 and rows[0].last_status_code == 500
 
     wait_until(failed_once, timeout_s=60, what="the first attempt's 500", logs=processes.logs)
@@ -146,21 +122,21 @@ def test_a_retry_lost_with_the_broker_is_sent_once_by_beat(
     finally:
         client.close()
     time.sleep(3)  # past the backoff: nobody sends it
-    assert _statuses(receiver) == [500]
-    (pending,) = _deliveries(pg)
+    assert statuses(receiver) == [500]
+    (pending,) = deliveries(pg)
     assert pending.status is DeliveryStatus.PENDING
 
     worker, beat = processes.worker("w2", **FAST), processes.beat(**FAST)
     for process in (worker, beat):
         process.wait_ready()
     wait_until(
-        lambda: _notified(receiver) == [created.run_id],
+        lambda: notified(receiver) == [created.run_id],
         timeout_s=30,
         what="beat's resume to send the lost retry",
         logs=processes.logs,
     )
     time.sleep(3)  # three more passes: delivered is final
-    assert _statuses(receiver) == [500, 200]
-    (delivered,) = _deliveries(pg)
+    assert statuses(receiver) == [500, 200]
+    (delivered,) = deliveries(pg)
     assert (delivered.status, delivered.attempts) == (DeliveryStatus.DELIVERED, 2)
     assert _resumed(worker.text(), "deliveries") == {delivered.id}

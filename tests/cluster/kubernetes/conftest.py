@@ -1,4 +1,5 @@
-"""A fake API server per test, a kubeconfig pointing at it, and fast backend options."""
+"""A fake API server per test, a kubeconfig pointing at it (context ``fake``), and fast backend
+options; the fake's fixtures are tests/cluster/kubernetes/fake_cluster.py's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from service.cluster.kubernetes import ClusterTarget, KubernetesCluster, KubernetesOptions
-from tests.cluster.kubernetes.fakeapi import Behaviour, FakeApiServer
+from tests.cluster.kubernetes.fake_cluster import behaviour, fake, kubeconfig
+
+__all__ = ["behaviour", "fake", "kubeconfig"]
 
 # Short deadlines: blocked probes cost the probe timeout, and the fake is local.
 FAST = KubernetesOptions(
@@ -24,19 +27,9 @@ ClusterFactory = Callable[..., KubernetesCluster]
 
 
 @pytest.fixture
-def behaviour() -> Behaviour:
-    return Behaviour()
-
-
-@pytest.fixture
-def fake(behaviour: Behaviour) -> Iterator[FakeApiServer]:
-    with FakeApiServer(behaviour) as server:
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(fake: FakeApiServer, tmp_path: Path) -> Path:
-    return fake.write_kubeconfig(tmp_path / "kubeconfig")
+def kubeconfig_context() -> str:
+    """The kubeconfig's context is ``fake``, the name a target takes when none is given."""
+    return "fake"
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ cluster without Calico's API server.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from service.errors import InvalidInput
@@ -115,7 +115,7 @@ def split(resource: str) -> tuple[str, str]:
     return resource, ""
 
 
-def calico_causes(obj: Obj) -> list[dict[str, str]]:
+def calico_causes(obj: Mapping[str, Any]) -> list[dict[str, str]]:
     """422 causes of a Calico or admin object, from the engine's API-server validation."""
     try:
         parse_calico(obj)
