@@ -23,12 +23,17 @@ from service.chaos.execute import ChaosOptions, run_experiment
 from service.chaos.render import render_json, render_table
 from service.chaos.results import ExperimentResult
 from service.chaos.storing import store_experiment
-from service.cli import EXIT_OK, EXIT_REGRESSION
 from service.cli.cluster_options import (
     KUBERNETES_OPTIONS,
     ClusterArgs,
     kubernetes_options,
     refuse_options,
+)
+from service.cli.report_output import (
+    emit_report,
+    format_option,
+    output_option,
+    scenario_source_text,
 )
 from service.cluster.base import Cluster
 from service.cluster.faults import BlackoutMode, Delay, FaultConfig, PerturbationFaults
@@ -80,19 +85,8 @@ _DELAY_HELP = "seconds, constant:S, uniform:LOW,HIGH or lognormal:MEDIAN,SIGMA"
 @click.option("--timeout", type=float, help="Per phase, seconds to wait for convergence.")
 @click.option("--hold", type=float, help="Seconds observed must stay == expected.")
 @click.option("--max-watch", type=int, help="Watch at most this many cells.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(RENDERERS)),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file instead of stdout.",
-)
+@format_option(RENDERERS)
+@output_option
 @click.option("--no-store", is_flag=True, help="Do not store the experiment.")
 @click.option(
     "--allow-calico-restart",
@@ -194,13 +188,7 @@ def chaos_command(ctx: click.Context, /, scenario: Path, **kwargs: Any) -> None:
         raise click.ClickException(f"the cluster could not be used: {err}") from err
     if not args.no_store:
         _store(result, loaded, scenario, stored_options)
-    text = RENDERERS[args.fmt](result)
-    if args.output is None:
-        click.echo(text, nl=False)
-    else:
-        _write(args.output, text)
-        click.echo(f"wrote {args.output}: {'OK' if result.ok else 'FAILED'}", err=True)
-    ctx.exit(EXIT_OK if result.ok else EXIT_REGRESSION)
+    emit_report(ctx, RENDERERS[args.fmt](result), output=args.output, ok=result.ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,25 +258,9 @@ def _store(
             make_session_factory(engine),
             result,
             scenario=scenario,
-            source_text=_source_text(path),
+            source_text=scenario_source_text(path),
             options=options,
         )
     finally:
         engine.dispose()
     click.echo(f"stored as chaos experiment {experiment} in {shown}", err=True)
-
-
-def _source_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise InvalidInput(
-            Problem(f"cannot write the report: {err.strerror}", path=FieldPath(("--output",)))
-        ) from err

@@ -33,6 +33,12 @@ from service.cli.cluster_options import (
     refuse_options,
     tell_cluster_notes,
 )
+from service.cli.report_output import (
+    emit_report,
+    format_option,
+    output_option,
+    scenario_source_text,
+)
 from service.cli.storing import StoredRun, run_and_store
 from service.cluster.base import Cluster
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
@@ -68,20 +74,9 @@ RENDERERS = {"table": render_table, "json": render_json, "junit": render_junit}
     metavar="NAME",
     help="Run only this policy version (repeatable); versions run in scenario order.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(RENDERERS)),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(RENDERERS)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulator.")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file instead of stdout.",
-)
+@output_option
 @click.option(
     "--no-store",
     is_flag=True,
@@ -185,13 +180,7 @@ def run_command(ctx: click.Context, /, scenario: Path, **kwargs: object) -> None
     tell_cluster_notes(cluster, result)
     if stored is not None:
         click.echo(f"stored as run {stored.run_id} in {stored.database}", err=True)
-    text = RENDERERS[args.fmt](result)
-    if args.output is None:
-        click.echo(text, nl=False)
-    else:
-        _write(args.output, text)
-        click.echo(f"wrote {args.output}: {'OK' if result.ok else 'FAILED'}", err=True)
-    ctx.exit(EXIT_OK if result.ok else EXIT_REGRESSION)
+    emit_report(ctx, RENDERERS[args.fmt](result), output=args.output, ok=result.ok)
 
 
 @click.command("validate")
@@ -279,7 +268,7 @@ def _execute_stored(
             versions=args.versions,
             options=options,
             faults=faults,
-            source_text=_source_text(path),
+            source_text=scenario_source_text(path),
             progress=progress,
             kubernetes=kubernetes,
         )
@@ -289,13 +278,6 @@ def _execute_stored(
     total = len(plan_matrix(scenario, versions=args.versions).cells)
     with click.progressbar(length=total, label=f"running {scenario.name}", file=sys.stderr) as bar:
         return run(bar.update)
-
-
-def _source_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _faults(scenario: Scenario, args: _RunArgs) -> FaultConfig:
@@ -346,15 +328,6 @@ def _faults(scenario: Scenario, args: _RunArgs) -> FaultConfig:
         faults = FaultConfig()
     InvalidInput.collect(problems)
     return faults
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise InvalidInput(
-            Problem(f"cannot write the report: {err.strerror}", path=FieldPath(("--output",)))
-        ) from err
 
 
 def _validation_summary(scenario: Scenario, matrix: Matrix) -> tuple[list[str], int]:
