@@ -31,7 +31,7 @@ from service.scenario.load import load_scenario
 from service.store import make_engine, make_session_factory, upgrade
 from service.store.enums import Backend, TokenRole
 from service.store.models import Run
-from tests.dashboard.world import SCENARIOS, _run, fail_open
+from tests.dashboard.world import SCENARIOS, fail_open, stored_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ def served_history(
         with InProcessDispatcher(sessions) as dispatcher:
             for name, _, opens in timeline:
                 faults = fail_open("deny-all") if opens else None
-                runs[name] = _run(sessions, dispatcher, workshop, faults=faults)
+                runs[name] = stored_run(sessions, dispatcher, workshop, faults=faults)
         with writing(sessions) as session:
             place_runs(session, runs, clusters, timeline)
             scenario_id = session.get_one(Run, runs[timeline[0][0]]).scenario_id

@@ -21,7 +21,7 @@ from typing import Any, Final
 from service.api.problems import ApiError, bad_request, unprocessable
 from service.errors import FieldPath, InvalidInput, Problem
 from service.manifests.source import Document, parse_documents
-from service.scenario.load import MAX_SCENARIO_BYTES, parse_scenario
+from service.scenario.load import MAX_SCENARIO_BYTES, scenario_from_documents
 from service.scenario.model import Scenario
 
 __all__ = ["scenario_from_json_value", "scenario_from_text"]
@@ -117,7 +117,8 @@ def scenario_from_text(text: str, *, prefix: FieldPath | None = None) -> Scenari
     # An empty folder: nothing a scenario names can be read from the server's disk.
     with tempfile.TemporaryDirectory(prefix="netpol-drift-api-") as empty:
         try:
-            return parse_scenario(text, file=_FILE, base_dir=Path(empty))
+            # The documents parsed above: the text is not parsed twice.
+            return scenario_from_documents(documents, file=_FILE, base_dir=Path(empty))
         except InvalidInput as err:
             raise unprocessable(_relocated(err.problems, where, keep_lines=True)) from err
 

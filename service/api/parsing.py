@@ -61,13 +61,12 @@ _TYPE_WORDS: Final = frozenset({"str", "int", "float", "bool", "list", "dict", "
 
 
 @cache
-def _list_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Fields that take a parameter repeated (``?verdict=allowed&verdict=error``)."""
-    out = set()
-    for name, info in model.model_fields.items():
-        if _is_list(info.annotation):
-            out.add(info.alias or name)
-    return frozenset(out)
+def _parameters(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters ``model`` takes, and those of them that may be repeated
+    (``?verdict=allowed&verdict=error``); worked out once per model, not per request."""
+    names = {info.alias or name: info for name, info in model.model_fields.items()}
+    lists = frozenset(name for name, info in names.items() if _is_list(info.annotation))
+    return frozenset(names), lists
 
 
 def _is_list(annotation: Any) -> bool:
@@ -81,8 +80,7 @@ def _is_list(annotation: Any) -> bool:
 
 def parse_query(model: type[M]) -> M:
     """The request's query parameters as ``model``; ApiError 400 when they do not fit."""
-    lists = _list_fields(model)
-    known = {info.alias or name for name, info in model.model_fields.items()}
+    known, lists = _parameters(model)
     problems = [
         Problem(
             f"unknown query parameter; expected one of: {', '.join(sorted(known))}",

@@ -71,10 +71,12 @@ def authorize(need: TokenRole | None, *, write: bool = False) -> Principal:
             g.principal = _ANONYMOUS
             return _ANONYMOUS
         raise _unauthorized("a bearer token is required: Authorization: Bearer <token>")
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, _, raw = header.strip().partition(" ")
+    token = raw.strip()
+    if scheme.lower() != "bearer" or not token:
         raise _unauthorized("expected Authorization: Bearer <token>", "invalid_request")
-    info = _authenticate(token.strip(), write=write)
+    key = hash_token(token)
+    info = _authenticate(token, key, write=write)
     if info is None:
         raise _unauthorized("the token is not valid (unknown or revoked)", "invalid_token")
     if not role_allows(info.role, need):
@@ -88,15 +90,15 @@ def authorize(need: TokenRole | None, *, write: bool = False) -> Principal:
         # time now, so the next requests do not write it again.
         g.touch_token = info.id
         info = replace(info, last_used_at=utc_now())
-        services().tokens.put(hash_token(token.strip()), info)
+        services().tokens.put(key, info)
     principal = Principal(info)
     g.principal = principal
     return principal
 
 
-def _authenticate(token: str, *, write: bool) -> TokenInfo | None:
+def _authenticate(token: str, key: str, *, write: bool) -> TokenInfo | None:
+    """The token's info, from the cache (by ``key``, the token's hash) or the database."""
     cache = services().tokens
-    key = hash_token(token)
     found = cache.get(key)
     if found is None:
         found = authenticate(db(write=write), token)

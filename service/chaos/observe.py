@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from service.chaos.measure import convergence, matched_since, resolution, trace
 from service.chaos.results import CellTrace, Phase, PhaseResult, Sample
 from service.chaos.watch import watched_cell
-from service.cluster.base import Cluster, ProbeRequest, ProbeResult
-from service.errors import ClusterError, FieldPath, InvalidInput, Problem
-from service.runner.concurrency import probe_round
-from service.scenario.cells import Cell, RawOutcome, verdict_of
+from service.cluster.base import Cluster
+from service.errors import FieldPath, InvalidInput, Problem
+from service.runner.probing import probe_cells
+from service.scenario.cells import Cell, verdict_of
 from service.scenario.model import Verdict
 
 __all__ = ["Pace", "observe"]
@@ -120,37 +120,10 @@ def probe_once(
     cluster: Cluster, cells: Sequence[Cell], *, start: float
 ) -> list[tuple[Cell, Sample]]:
     """One round: every cell once, batched per source pod; times since ``start``."""
-    sources = list(dict.fromkeys(c.source_pod for c in cells))
-    batches = [(s, [c for c in cells if c.source_pod == s]) for s in sources]
-    answers = probe_round(cluster, batches, lambda b: _probe(cluster, b[0], b[1]), epoch=start)
-    out = []
-    for (_, batch), (at, results) in zip(batches, answers, strict=True):
-        for cell, result in zip(batch, results, strict=True):
-            observed = verdict_of(result.outcome)
-            out.append((cell, Sample(at, observed, result.outcome, result.detail)))
-    return out
-
-
-def _probe(cluster: Cluster, source: str, cells: Sequence[Cell]) -> tuple[ProbeResult, ...]:
-    requests = []
-    for cell in cells:
-        # Watched cells are ordinary cells, which planning always gives a port number.
-        assert cell.port_number is not None, cell
-        requests.append(ProbeRequest(cell.key, cell.target_pod, cell.port_number, cell.protocol))
-    try:
-        results = cluster.probe(source=source, requests=requests)
-    except ClusterError as err:
-        return tuple(
-            ProbeResult(r.key, RawOutcome.EXEC_ERROR, 0.0, f"probe from {source} failed: {err}")
-            for r in requests
-        )
-    by_key = {r.key: r for r in results}
-    # A missing answer is "could not probe", never "blocked".
-    return tuple(
-        by_key.get(r.key)
-        or ProbeResult(r.key, RawOutcome.EXEC_ERROR, 0.0, f"no result from {source}")
-        for r in requests
-    )
+    return [
+        (cell, Sample(at, verdict_of(result.outcome), result.outcome, result.detail))
+        for cell, at, result in probe_cells(cluster, cells, epoch=start)
+    ]
 
 
 def _why_not(traces: Sequence[CellTrace], settled: Callable[[], bool] | None, pace: Pace) -> str:

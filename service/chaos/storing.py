@@ -20,7 +20,7 @@ from service.scenario.model import Scenario
 from service.store.chaos_models import BASELINE_STEP, ChaosExperiment, ChaosPhase, ChaosStep
 from service.store.enums import Backend
 
-__all__ = ["phase_row", "store_experiment"]
+__all__ = ["store_experiment"]
 
 
 def store_experiment(
@@ -54,7 +54,7 @@ def store_experiment(
         session.flush()
         rows: list[ChaosStep | ChaosPhase] = []
         if result.baseline_phase is not None:
-            rows.append(phase_row(experiment.id, BASELINE_STEP, result.baseline_phase))
+            rows.append(_phase_row(experiment.id, BASELINE_STEP, result.baseline_phase))
         for step in result.steps:
             rows.append(
                 ChaosStep(
@@ -71,12 +71,12 @@ def store_experiment(
                     rollback_error=step.rollback_error,
                 )
             )
-            rows.extend(phase_row(experiment.id, step.index, p) for p in step.phases)
+            rows.extend(_phase_row(experiment.id, step.index, p) for p in step.phases)
         session.add_all(rows)
         return experiment.id
 
 
-def phase_row(experiment_id: int, step_index: int, phase: PhaseResult) -> ChaosPhase:
+def _phase_row(experiment_id: int, step_index: int, phase: PhaseResult) -> ChaosPhase:
     return ChaosPhase(
         experiment_id=experiment_id,
         step_index=step_index,

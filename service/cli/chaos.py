@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from service.chaos.execute import ChaosOptions, run_experiment
 from service.chaos.render import render_json, render_table
@@ -35,6 +34,7 @@ from service.cli.report_output import (
     output_option,
     scenario_source_text,
 )
+from service.cli.storing import open_database
 from service.cluster.base import Cluster
 from service.cluster.faults import BlackoutMode, Delay, FaultConfig, PerturbationFaults
 from service.cluster.kubernetes.perturb import KubernetesChaosCluster
@@ -43,14 +43,6 @@ from service.cluster.simulated import SimulatedCluster
 from service.errors import ClusterError, FieldPath, InvalidInput, Problem
 from service.scenario.load import load_scenario
 from service.scenario.model import Scenario
-from service.store.engine import (
-    DATABASE_URL_ENV,
-    default_database_url,
-    make_engine,
-    make_session_factory,
-    parse_database_url,
-)
-from service.store.migrate import ensure_schema
 
 __all__ = ["SIMULATED_PROBE_TIMEOUT_MS", "chaos_command"]
 
@@ -242,25 +234,12 @@ def _perturbations(args: _Args) -> PerturbationFaults:
 def _store(
     result: ExperimentResult, scenario: Scenario, path: Path, options: dict[str, Any]
 ) -> None:
-    url = default_database_url()
-    shown = parse_database_url(url, field=DATABASE_URL_ENV).render_as_string(hide_password=True)
-    try:
-        ensure_schema(url)
-    except OperationalError as err:
-        raise InvalidInput(
-            Problem(
-                f"cannot use the database {shown}: {err.orig}", path=FieldPath((DATABASE_URL_ENV,))
-            )
-        ) from err
-    engine = make_engine(url)
-    try:
+    with open_database() as database:
         experiment = store_experiment(
-            make_session_factory(engine),
+            database.sessions,
             result,
             scenario=scenario,
             source_text=scenario_source_text(path),
             options=options,
         )
-    finally:
-        engine.dispose()
-    click.echo(f"stored as chaos experiment {experiment} in {shown}", err=True)
+    click.echo(f"stored as chaos experiment {experiment} in {database.shown}", err=True)

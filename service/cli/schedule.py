@@ -10,14 +10,12 @@ Everything works on ``$NETPOL_DRIFT_DATABASE_URL`` or the embedded SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from service.cli.storing import open_database
 from service.runs.cron import CronSchedule
 from service.runs.dispatch import InProcessDispatcher
 from service.runs.planning import PlanCache
@@ -31,22 +29,9 @@ from service.runs.schedules import (
 from service.runs.settings import RunSettings
 from service.scenario.load import load_scenario
 from service.store.base import utc_now
-from service.store.engine import default_database_url, make_engine, make_session_factory
-from service.store.migrate import ensure_schema
 from service.store.models import Scenario, Schedule
 
 __all__ = ["schedule"]
-
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    url = default_database_url()
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @click.group()
@@ -66,7 +51,7 @@ def add_command(
 ) -> None:
     """Store SCENARIO's current content and schedule runs of it."""
     loaded = load_scenario(scenario)
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as database, database.sessions.begin() as session:
         revision = store_revision(session, loaded, source_text=scenario.read_text(encoding="utf-8"))
         created = create_schedule(
             session,
@@ -88,7 +73,7 @@ def add_command(
 @schedule.command("list")
 def list_command() -> None:
     """List schedules with their next due times."""
-    with _sessions() as sessions, sessions() as session:
+    with open_database() as database, database.sessions() as session:
         rows = session.execute(
             select(Schedule, Scenario.name)
             .join(Scenario, Scenario.id == Schedule.scenario_id)
@@ -112,7 +97,7 @@ def list_command() -> None:
 @click.argument("schedule_id", type=int)
 def enable_command(schedule_id: int) -> None:
     """Enable a schedule; it next fires at its next due time from now."""
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as database, database.sessions.begin() as session:
         item = set_schedule_enabled(session, schedule_id, True)
         click.echo(f"schedule {item.id} enabled; next run {_when(item)}")
 
@@ -121,7 +106,7 @@ def enable_command(schedule_id: int) -> None:
 @click.argument("schedule_id", type=int)
 def disable_command(schedule_id: int) -> None:
     """Disable a schedule."""
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as database, database.sessions.begin() as session:
         item = set_schedule_enabled(session, schedule_id, False)
         click.echo(f"schedule {item.id} disabled")
 
@@ -130,8 +115,11 @@ def disable_command(schedule_id: int) -> None:
 def tick_command() -> None:
     """Fire the due schedules once and run them here (for setups without Celery beat)."""
     plans = PlanCache()
-    with _sessions() as sessions, InProcessDispatcher(sessions, plans=plans) as dispatcher:
-        created = tick_schedules(sessions, dispatcher, plans=plans)
+    with (
+        open_database() as database,
+        InProcessDispatcher(database.sessions, plans=plans) as dispatcher,
+    ):
+        created = tick_schedules(database.sessions, dispatcher, plans=plans)
         for run in created:
             dispatcher.wait(run.run_id)
             click.echo(f"run {run.run_id}: {run.planned_cells} cells")

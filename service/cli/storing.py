@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.cluster.faults import FaultConfig
 from service.cluster.simulated import SimulatedCluster
@@ -46,7 +49,38 @@ from service.store.enums import Backend, Trigger
 from service.store.migrate import ensure_schema
 from service.store.models import Run
 
-__all__ = ["StoredRun", "run_and_store"]
+__all__ = ["Database", "StoredRun", "open_database", "run_and_store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    sessions: sessionmaker[Session]
+    # Its URL for messages, without a password.
+    shown: str
+
+
+@contextmanager
+def open_database() -> Iterator[Database]:
+    """The database of ``$NETPOL_DRIFT_DATABASE_URL`` (else the embedded SQLite file).
+
+    Its schema is made on first use; one that cannot be reached is invalid input
+    naming the variable, not a traceback. The engine is disposed on leaving.
+    """
+    url = default_database_url()
+    shown = parse_database_url(url, field=DATABASE_URL_ENV).render_as_string(hide_password=True)
+    try:
+        ensure_schema(url)
+    except OperationalError as err:
+        raise InvalidInput(
+            Problem(
+                f"cannot use the database {shown}: {err.orig}", path=FieldPath((DATABASE_URL_ENV,))
+            )
+        ) from err
+    engine = make_engine(url)
+    try:
+        yield Database(sessions=make_session_factory(engine), shown=shown)
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +106,6 @@ def run_and_store(
     On the simulator with ``faults``, or, with ``kubernetes``, on the cluster the
     settings name, through that backend.
     """
-    url = default_database_url()
-    shown = parse_database_url(url, field=DATABASE_URL_ENV).render_as_string(hide_password=True)
     settings = RunSettings(
         versions=versions,
         attempts=options.attempts,
@@ -82,47 +114,42 @@ def run_and_store(
         simulator=SimulatorSettings(faults=faults),
         kubernetes=kubernetes[0] if kubernetes is not None else None,
     )
-    try:
-        ensure_schema(url)
-    except OperationalError as err:
-        raise InvalidInput(
-            Problem(
-                f"cannot use the database {shown}: {err.orig}", path=FieldPath((DATABASE_URL_ENV,))
+    with open_database() as database:
+        sessions = database.sessions
+        backends = default_backends()
+        remove_cleanup = None
+        if kubernetes is not None:
+            backends = default_backends(kubernetes=kubernetes[1])
+            remove_cleanup = cleanup_on_close(kubernetes[1])
+        try:
+            plans = PlanCache()
+            created = create_run(
+                sessions,
+                RunRequest(
+                    scenario=scenario,
+                    trigger=Trigger.CLI,
+                    backend=Backend.SIMULATED if kubernetes is None else Backend.KUBERNETES,
+                    settings=settings,
+                    source_text=source_text,
+                ),
+                plans=plans,
             )
-        ) from err
-    engine = make_engine(url)
-    backends = default_backends()
-    remove_cleanup = None
-    if kubernetes is not None:
-        backends = default_backends(kubernetes=kubernetes[1])
-        remove_cleanup = cleanup_on_close(kubernetes[1])
-    try:
-        sessions = make_session_factory(engine)
-        plans = PlanCache()
-        created = create_run(
-            sessions,
-            RunRequest(
-                scenario=scenario,
-                trigger=Trigger.CLI,
-                backend=Backend.SIMULATED if kubernetes is None else Backend.KUBERNETES,
-                settings=settings,
-                source_text=source_text,
-            ),
-            plans=plans,
-        )
-        workers = min(4, os.cpu_count() or 1)
-        with InProcessDispatcher(
-            sessions, backends=backends, plans=plans, workers=workers, progress=_locked(progress)
-        ) as dispatcher:
-            outcomes = dispatcher.run(created.run_id, created.shard_keys)
-        with sessions() as session:
-            record: dict[str, Any] = dict(
-                session.scalar(select(Run.cluster).where(Run.id == created.run_id)) or {}
-            )
-    finally:
-        if remove_cleanup is not None:
-            remove_cleanup()
-        engine.dispose()
+            workers = min(4, os.cpu_count() or 1)
+            with InProcessDispatcher(
+                sessions,
+                backends=backends,
+                plans=plans,
+                workers=workers,
+                progress=_locked(progress),
+            ) as dispatcher:
+                outcomes = dispatcher.run(created.run_id, created.shard_keys)
+            with sessions() as session:
+                record: dict[str, Any] = dict(
+                    session.scalar(select(Run.cluster).where(Run.id == created.run_id)) or {}
+                )
+        finally:
+            if remove_cleanup is not None:
+                remove_cleanup()
     components: tuple[tuple[str, str], ...]
     if kubernetes is None:
         info = SimulatedCluster(faults=faults).describe()
@@ -139,7 +166,7 @@ def run_and_store(
         cluster=cluster,
         backend_versions=components,
     )
-    return StoredRun(result=result, run_id=created.run_id, database=shown)
+    return StoredRun(result=result, run_id=created.run_id, database=database.shown)
 
 
 def _locked(progress: ProgressCallback | None) -> ProgressCallback | None:

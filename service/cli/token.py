@@ -10,11 +10,7 @@ or the embedded SQLite file (its schema is made on first use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from service.auth import (
     find_token,
@@ -24,22 +20,10 @@ from service.auth import (
     parse_role,
     revoke_token,
 )
+from service.cli.storing import open_database
 from service.errors import FieldPath
-from service.store.engine import default_database_url, make_engine, make_session_factory
-from service.store.migrate import ensure_schema
 
 __all__ = ["token"]
-
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    url = default_database_url()
-    ensure_schema(url)
-    engine = make_engine(url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @click.group()
@@ -58,7 +42,7 @@ def token() -> None:
 def create_command(role: str, name: str) -> None:
     """Issue a token and print it (the only time it is shown)."""
     parsed = parse_role(role, path=FieldPath(("--role",)))
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as database, database.sessions.begin() as session:
         issued = issue_token(session, name=name, role=parsed)
     click.echo(
         f"token {issued.info.id} ({issued.info.name}, {issued.info.role}) created; it is shown"
@@ -71,7 +55,7 @@ def create_command(role: str, name: str) -> None:
 @token.command("list")
 def list_command() -> None:
     """List tokens (never the tokens themselves)."""
-    with _sessions() as sessions, sessions() as session:
+    with open_database() as database, database.sessions() as session:
         found = list_tokens(session, limit=100_000)
     if not found:
         click.echo("no tokens")
@@ -88,7 +72,7 @@ def list_command() -> None:
 @click.argument("token_ref", metavar="ID_OR_NAME")
 def revoke_command(token_ref: str) -> None:
     """Revoke a token by id or name: it is refused from now on."""
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as database, database.sessions.begin() as session:
         info = get_token(session, int(token_ref)) if token_ref.isdigit() else None
         if info is None:
             info = find_token(session, token_ref)

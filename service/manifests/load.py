@@ -19,7 +19,6 @@ from pathlib import Path
 from service.errors import FieldPath, InvalidInput, Problem
 from service.manifests.source import Document, locate, read_documents
 from service.manifests.workloads import WORKLOAD_KINDS, Workload, parse_workload
-from service.policy.calico.model import CalicoPolicy, NetworkSet
 from service.policy.calico.parse import is_calico_kind, parse_calico_entry
 from service.policy.calico.tiers import check_calico
 from service.policy.model import (
@@ -225,9 +224,8 @@ class _Loader:
 
     def add_calico(self, item: _Located, kind: str) -> None:
         entry = parse_calico_entry(item.data, source=item.source)
-        found = entry.calico
-        namespace = found.namespace if isinstance(found, CalicoPolicy | NetworkSet) else None
-        self.define(item, kind, namespace or "", found.name)
+        # The entry carries the object's namespace ("" for a cluster-wide one) and name.
+        self.define(item, kind, entry.namespace, entry.name)
         self.policies.append(entry)
 
     def define(self, item: _Located, kind: str, namespace: str, name: str) -> None:

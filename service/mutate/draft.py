@@ -40,8 +40,10 @@ __all__ = [
     "TargetIntent",
     "TargetPortIntent",
     "apply_intents",
+    "intent_key",
     "probed_cells",
     "probed_ports",
+    "slug",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -142,7 +144,7 @@ def _apply(scenario: Scenario, intent: Intent) -> tuple[Scenario, Edit]:
             matrix = replace(matrix, namespaces=(*matrix.namespaces, namespace))
             return replace(scenario, matrix=matrix), AddSourceNamespace(namespace)
         case SourceIntent(labels, preferred):
-            name = _source_name(scenario, preferred or _slug(labels) or "unlabelled")
+            name = _source_name(scenario, preferred or slug(labels) or "unlabelled")
             matrix = replace(matrix, sources=(*matrix.sources, SourceSpec(name, labels)))
             return replace(scenario, matrix=matrix), AddSource(name, labels)
         case TargetIntent(listed):
@@ -168,10 +170,6 @@ def _apply(scenario: Scenario, intent: Intent) -> tuple[Scenario, Edit]:
 
 def slug(labels: Labels) -> str:
     """A name made of ``labels``: ``app-web-role-db``; empty for no labels."""
-    return _slug(labels)
-
-
-def _slug(labels: Labels) -> str:
     text = "-".join(f"{k.rsplit('/', 1)[-1]}-{v}" for k, v in labels.items()).lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:_NAME_LIMIT].strip("-")
 
@@ -197,7 +195,7 @@ def _source_name(scenario: Scenario, base: str) -> str:
 
 
 def _target_name(scenario: Scenario, labels: Labels) -> str:
-    base = _slug(labels) or "unlabelled"
+    base = slug(labels) or "unlabelled"
     if not base[0].isalpha():
         base = f"target-{base}"[:_NAME_LIMIT]
     if base.startswith(PROBE_POD_PREFIX):

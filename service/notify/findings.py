@@ -19,7 +19,7 @@ its cells are partial and its alarms would be noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from service.compare import RunColumns, drift_counts, flakes, regressions
 from service.queries.records import run_columns, run_record
+from service.queries.runs import run_and_scenario_name
 from service.runs.history import same_cluster_as
 from service.store.enums import RunStatus
-from service.store.models import Run, Scenario
+from service.store.models import Run
 
 __all__ = ["Finding", "Reason", "RegressionNote", "RunFindings", "run_findings"]
 
@@ -122,11 +123,7 @@ def _flaky_keys(history: list[RunColumns], window: int) -> frozenset[str]:
 
 def run_findings(session: Session, run_id: int, *, window: int) -> RunFindings | None:
     """What run ``run_id`` found; None when there is no such run."""
-    found = session.execute(
-        select(Run, Scenario.name)
-        .join(Scenario, Scenario.id == Run.scenario_id)
-        .where(Run.id == run_id)
-    ).first()
+    found = run_and_scenario_name(session, run_id)
     if found is None:
         return None
     run, scenario = found
@@ -170,14 +167,9 @@ def run_findings(session: Session, run_id: int, *, window: int) -> RunFindings |
                 )
                 for r in regressions(record.cells).regressions[:QUOTED]
             )
-    return RunFindings(
-        run_id=base.run_id,
-        scenario_id=base.scenario_id,
-        scenario=base.scenario,
-        status=base.status,
-        schedule_id=base.schedule_id,
+    return replace(
+        base,
         cells=len(current),
-        regressions=base.regressions,
         alarm_drift=counts.alarm if counts is not None else 0,
         expected_drift=counts.expected if counts is not None else 0,
         new_flakes=new_flakes,

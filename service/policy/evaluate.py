@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import product
-from typing import TypeAlias
 
 from service.policy.calico.evaluate import TieredEvaluator
 from service.policy.calico.model import has_calico
@@ -42,7 +41,7 @@ from service.policy.connections import MAX_PORT, MIN_PORT, ConnectionSet
 from service.policy.model import (
     ClusterState,
     Direction,
-    IPAddress,
+    Endpoint,
     Labels,
     Namespace,
     NetworkPolicy,
@@ -51,18 +50,12 @@ from service.policy.model import (
     PolicyPort,
     Protocol,
     Rule,
+    endpoint_name,
     namespace_labels,
 )
 from service.policy.verdict import DirectionVerdict, Explanation, RuleMatch
 
 __all__ = ["Endpoint", "Evaluator", "check_policies", "endpoint_name"]
-
-Endpoint: TypeAlias = Pod | IPAddress
-
-
-def endpoint_name(endpoint: Endpoint) -> str:
-    """``namespace/name`` for a pod, the address for an IP endpoint."""
-    return endpoint.ref if isinstance(endpoint, Pod) else str(endpoint)
 
 
 def _is_loopback(src: Endpoint, dst: Endpoint) -> bool:
@@ -248,7 +241,11 @@ class Evaluator:
     def __init__(self, state: ClusterState, *, with_staged: bool = False) -> None:
         self._tiered: TieredEvaluator | None = None
         if has_calico(state.policies):
+            # Every query goes to the tiered evaluator, which checks the policies itself
+            # (check_policies on the Kubernetes ones, check_calico on the rest): the union
+            # index below would never be read.
             self._tiered = TieredEvaluator(state, with_staged=with_staged)
+            return
         check_policies(state.policies)
         self._ns_labels: dict[str, Labels] = state.namespace_labels()
         by_namespace: dict[str, list[_Policy]] = {}

@@ -284,6 +284,15 @@ class Pod:
         return None
 
 
+# One end of a connection: a pod, or an address (outside the cluster, or known only by IP).
+Endpoint: TypeAlias = Pod | IPAddress
+
+
+def endpoint_name(endpoint: Endpoint) -> str:
+    """``namespace/name`` for a pod, the address for an IP endpoint."""
+    return endpoint.ref if isinstance(endpoint, Pod) else str(endpoint)
+
+
 @dataclass(frozen=True, slots=True)
 class ServicePort:
     port: int

@@ -24,7 +24,6 @@ then also tell apart what Calico rules observe.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,11 +53,9 @@ from service.policy.model import (
 )
 from service.policy.products import or_product
 from service.policy.rulevectors import PortProbe, RuleVectors
+from service.policy.syntax import port_name_error
 
 __all__ = ["PortProbe", "TruthTable", "compute_truth_table"]
-
-# IANA_SVC_NAME, as the API server checks container port names.
-_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -136,18 +133,22 @@ def compute_truth_table(state: ClusterState, probes: Sequence[PortProbe]) -> Tru
     and for the policies check_policies rejects (same problems, same paths).
     """
     checked = _checked_probes(probes)
-    # check_policies is the one definition of which policy values have a meaning
-    # (peer shapes, endPort, port ranges, duplicates), shared with the Evaluator.
-    check_policies(state.policies)
+    # The policies are checked as the Evaluator checks them, so both refuse the same
+    # input with the same problems: check_policies (peer shapes, endPort, port ranges,
+    # duplicates) on Kubernetes policies; with Calico objects the tiered evaluator runs
+    # it on the Kubernetes ones and check_calico on the rest (a Calico object given
+    # twice is named by its own kind, not as a NetworkPolicy).
+    tiered = TieredEvaluator(state) if has_calico(state.policies) else None
+    if tiered is None:
+        check_policies(state.policies)
     named: set[NamedPort] = {(p.port, p.protocol) for p in checked if isinstance(p.port, str)}
     for policy in state.policies:
         for rule in (*policy.ingress, *policy.egress):
             named.update(
                 (pp.port, Protocol(pp.protocol)) for pp in rule.ports if isinstance(pp.port, str)
             )
-    if has_calico(state.policies):
+    if tiered is not None:
         # Calico's tiers, first match and actions; Kubernetes policies join tier default.
-        tiered = TieredEvaluator(state, checked=True)
         features = class_features(tiered)
         classes = build_pod_classes(
             state,
@@ -202,7 +203,7 @@ def _checked_probes(probes: Sequence[PortProbe]) -> tuple[PortProbe, ...]:
                     f"port {port} is out of range: expected {MIN_PORT}-{MAX_PORT}", path / "port"
                 )
             )
-        elif isinstance(port, str) and not _is_port_name(port):
+        elif isinstance(port, str) and port_name_error(port) is not None:
             problems.append(
                 Problem(
                     f"{port!r} is not a port name: expected 1-15 lowercase letters, digits "
@@ -223,14 +224,6 @@ def _checked_probes(probes: Sequence[PortProbe]) -> tuple[PortProbe, ...]:
         checked.append(PortProbe(port, protocol))
     InvalidInput.collect(problems)
     return tuple(checked)
-
-
-def _is_port_name(name: str) -> bool:
-    return (
-        _PORT_NAME.fullmatch(name) is not None
-        and "--" not in name
-        and any(c.isalpha() for c in name)
-    )
 
 
 def _fill_ingress(

@@ -29,26 +29,24 @@ from service.compare import (
 from service.policy.model import Labels, Protocol
 from service.queries.cells import EXPECTED, PLACE, select_run_cells
 from service.queries.formats import labels_object, port_value
+from service.queries.runs import run_and_scenario_name
 from service.runs.history import on_cluster
 from service.scenario.cells import RawOutcome
 from service.scenario.model import Verdict
 from service.store.enums import RunStatus
-from service.store.models import CellResult, RevisionCell, Run, RunVersion, Scenario
+from service.store.models import CellResult, RevisionCell, Run, RunVersion
 
 __all__ = ["run_columns", "run_record", "run_summary", "scenario_run_ids"]
 
 
 def run_summary(session: Session, run_id: int) -> RunSummary | None:
-    found = session.execute(
-        select(Run, Scenario.name)
-        .join(Scenario, Scenario.id == Run.scenario_id)
-        .where(Run.id == run_id)
-    ).first()
-    if found is None:
-        return None
-    run, name = found
+    found = run_and_scenario_name(session, run_id)
+    return _summary(session, *found) if found is not None else None
+
+
+def _summary(session: Session, run: Run, name: str) -> RunSummary:
     versions = session.execute(
-        select(RunVersion.version, RunVersion.content_hash).where(RunVersion.run_id == run_id)
+        select(RunVersion.version, RunVersion.content_hash).where(RunVersion.run_id == run.id)
     ).all()
     return RunSummary(
         id=run.id,
@@ -73,10 +71,12 @@ def run_record(
 ) -> RunRecord | None:
     """The run with every stored cell (or only those of ``cell_keys``), in plan order;
     None when there is no such run."""
-    summary = run_summary(session, run_id)
-    if summary is None:
+    found = run_and_scenario_name(session, run_id)
+    if found is None:
         return None
-    revision_id = session.execute(select(Run.revision_id).where(Run.id == run_id)).scalar_one()
+    run, name = found
+    summary = _summary(session, run, name)
+    revision_id = run.revision_id
     hashes = {v.name: v.content_hash for v in summary.versions}
     # Explanations are long texts: read only when asked for.
     explanation = (RevisionCell.explanation if explanations else null()).label("explanation")
@@ -175,15 +175,12 @@ def run_columns(session: Session, run_id: int) -> RunColumns | None:
     rather than ORM execution; at 10,000 cells, making enum members, JSON values and ORM
     rows cost more than the query itself.
     """
-    summary = run_summary(session, run_id)
-    if summary is None:
-        return None
-    found = session.execute(
-        select(Run.revision_id, Run.regressions).where(Run.id == run_id)
-    ).first()
+    found = run_and_scenario_name(session, run_id)
     if found is None:
         return None
-    revision_id, regressions = found
+    run, name = found
+    summary = _summary(session, run, name)
+    revision_id, regressions = run.revision_id, run.regressions
     hashes = {v.name: v.content_hash for v in summary.versions}
     rows = (
         session.connection()

@@ -37,6 +37,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "previous_run_id",
+    "run_and_scenario_name",
     "run_state",
 ]
 
@@ -176,12 +177,18 @@ def list_runs(
     return Page(items, next_cursor)
 
 
-def get_run(session: Session, run_id: int) -> RunDetail | None:
+def run_and_scenario_name(session: Session, run_id: int) -> tuple[Run, str] | None:
+    """The run and the name of its scenario, in one query; None when there is no such run."""
     found = session.execute(
         select(Run, Scenario.name)
         .join(Scenario, Scenario.id == Run.scenario_id)
         .where(Run.id == run_id)
     ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+def get_run(session: Session, run_id: int) -> RunDetail | None:
+    found = run_and_scenario_name(session, run_id)
     if found is None:
         return None
     run, name = found

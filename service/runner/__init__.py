@@ -8,6 +8,8 @@
   the dataplane matches the engine; the time it took per version.
 - :mod:`service.runner.concurrency`: one round of batches, several at once on a
   backend that can probe several source pods concurrently.
+- :mod:`service.runner.probing`: one round of probes over a set of cells, batched
+  per source pod; shared by shards, convergence polls and chaos observation.
 """
 
 from service.runner.convergence import ConvergenceOptions, await_convergence

@@ -19,14 +19,13 @@ as usual, so a version that never converged shows up as regressions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.cluster.base import Cluster, ProbeRequest, ProbeResult
-from service.errors import ClusterError, FieldPath, InvalidInput, Problem
-from service.runner.concurrency import probe_round
+from service.cluster.base import Cluster
+from service.errors import FieldPath, InvalidInput, Problem
+from service.runner.probing import probe_cells
 from service.runner.results import Convergence
-from service.scenario.cells import Cell, CellKind, RawOutcome, verdict_of
+from service.scenario.cells import Cell, CellKind, verdict_of
 from service.scenario.model import Verdict
 from service.scenario.plan import VersionPlan
 
@@ -109,20 +108,14 @@ def await_convergence(
     while True:
         polls += 1
         poll_start = clock.now()
-        sources = list(dict.fromkeys(c.source_pod for c in live))
-        batches = [(s, [c for c in live if c.source_pod == s]) for s in sources]
-        answers = probe_round(
-            cluster, batches, lambda sb: _probe(cluster, sb[0], sb[1]), epoch=start
-        )
         differing = []
-        for (_, batch), (_, results) in zip(batches, answers, strict=True):
-            for cell, result in zip(batch, results, strict=True):
-                observed = verdict_of(result.outcome)
-                if observed is Verdict.ERROR:
-                    live.remove(cell)
-                    dropped.append(f"{cell}: {result.detail or result.outcome}")
-                elif observed != plan.expected[cell.key].verdict:
-                    differing.append(cell)
+        for cell, _, result in probe_cells(cluster, live, epoch=start):
+            observed = verdict_of(result.outcome)
+            if observed is Verdict.ERROR:
+                live.remove(cell)
+                dropped.append(f"{cell}: {result.detail or result.outcome}")
+            elif observed != plan.expected[cell.key].verdict:
+                differing.append(cell)
         waited = clock.now() - start
         note = f"dropped canaries that could not be probed: {'; '.join(dropped)}" if dropped else ""
         if not live:
@@ -137,22 +130,3 @@ def await_convergence(
                 False, None, waited, polls, keys, f"{text}; {note}" if note else text
             )
         clock.sleep(min(options.poll_interval_s, max(options.settle_s - waited, 0.0)))
-
-
-def _probe(cluster: Cluster, source: str, cells: Sequence[Cell]) -> tuple[ProbeResult, ...]:
-    requests = []
-    for cell in cells:
-        assert cell.port_number is not None, cell
-        requests.append(ProbeRequest(cell.key, cell.target_pod, cell.port_number, cell.protocol))
-    try:
-        results = cluster.probe(source=source, requests=requests)
-    except ClusterError as err:
-        return tuple(
-            ProbeResult(r.key, RawOutcome.EXEC_ERROR, 0.0, f"probe from {source} failed: {err}")
-            for r in requests
-        )
-    by_key = {r.key: r for r in results}
-    return tuple(
-        by_key.get(r.key) or ProbeResult(r.key, RawOutcome.EXEC_ERROR, 0.0, "no result")
-        for r in requests
-    )

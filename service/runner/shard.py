@@ -17,14 +17,14 @@ cells whose verdict differs from the expected one are probed again after
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.cluster.base import Cluster, ProbeRequest, ProbeResult
-from service.errors import ClusterError, FieldPath, InvalidInput, Problem
-from service.runner.concurrency import probe_round
+from service.cluster.base import Cluster
+from service.errors import FieldPath, InvalidInput, Problem
+from service.runner.probing import probe_cells
 from service.runner.results import Attempt, CellResult
-from service.scenario.cells import Cell, RawOutcome, verdict_of
+from service.scenario.cells import verdict_of
 from service.scenario.plan import VersionPlan
 
 __all__ = ["ProgressCallback", "RunOptions", "Shard", "plan_shards", "run_shard"]
@@ -122,28 +122,21 @@ def run_shard(
     if progress is not None and invalid:
         progress(len(invalid))
 
-    pending = [c for c in cells if c.probed]
+    # Grouped in the shard's source order, which probe_cells then sends its batches in.
+    source_order = {source: i for i, source in enumerate(shard.sources)}
+    pending = sorted((c for c in cells if c.probed), key=lambda c: source_order[c.source_pod])
     for number in range(1, opts.attempts + 1):
-        batches = [
-            (source, batch)
-            for source in shard.sources
-            if (batch := [c for c in pending if c.source_pod == source])
-        ]
-        rounds = probe_round(
-            cluster, batches, lambda sb: _probe_batch(cluster, sb[0], sb[1]), epoch=epoch
-        )
-        for (_, batch), (at, results) in zip(batches, rounds, strict=True):
-            for cell, result in zip(batch, results, strict=True):
-                attempts[cell.key].append(
-                    Attempt(
-                        number=number,
-                        observed=verdict_of(result.outcome),
-                        raw=result.outcome,
-                        latency_ms=result.latency_ms,
-                        detail=result.detail,
-                        at_s=at,
-                    )
+        for cell, at, result in probe_cells(cluster, pending, epoch=epoch):
+            attempts[cell.key].append(
+                Attempt(
+                    number=number,
+                    observed=verdict_of(result.outcome),
+                    raw=result.outcome,
+                    latency_ms=result.latency_ms,
+                    detail=result.detail,
+                    at_s=at,
                 )
+            )
         still = [c for c in pending if attempts[c.key][-1].observed != plan.expected[c.key].verdict]
         if progress is not None and len(still) < len(pending):
             progress(len(pending) - len(still))
@@ -164,29 +157,4 @@ def run_shard(
             expectations=plan.expectations.get(cell.key, ()),
         )
         for cell in cells
-    )
-
-
-def _probe_batch(cluster: Cluster, source: str, batch: Sequence[Cell]) -> tuple[ProbeResult, ...]:
-    """One exec's worth of probes; a failure of the batch or a missing answer is an error."""
-    requests = []
-    for cell in batch:
-        # Planning gives every probed cell a number; only invalid cells lack one.
-        assert cell.port_number is not None, cell
-        requests.append(ProbeRequest(cell.key, cell.target_pod, cell.port_number, cell.protocol))
-    try:
-        results = cluster.probe(source=source, requests=requests)
-    except ClusterError as err:
-        return tuple(
-            ProbeResult(r.key, RawOutcome.EXEC_ERROR, 0.0, f"probe from {source} failed: {err}")
-            for r in requests
-        )
-    by_key = {r.key: r for r in results}
-    # A backend that drops or mangles an answer must not turn a cell into "blocked".
-    return tuple(
-        by_key.get(r.key)
-        or ProbeResult(
-            r.key, RawOutcome.EXEC_ERROR, 0.0, f"the cluster returned no result from {source}"
-        )
-        for r in requests
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -116,9 +116,14 @@ def execute_shard(
     rows = result_rows(run_id, results, revision_expected)
     with writing(sessions) as session:
         inserted = bulk_insert_ignoring_duplicates(session, CellResult, rows)
-        session.execute(update(Run).where(Run.id == run_id).values(progress_at=utc_now()))
+        # One UPDATE: progress now; where it ran, recorded by the first shard stored only.
         session.execute(
-            update(Run).where(Run.id == run_id, Run.cluster.is_(None)).values(cluster=info)
+            update(Run)
+            .where(Run.id == run_id)
+            .values(
+                progress_at=utc_now(),
+                cluster=func.coalesce(Run.cluster, literal(info, Run.cluster.type)),
+            )
         )
     finished = finish_if_complete(sessions, run_id)
     return ShardOutcome(

@@ -89,7 +89,6 @@ def _run_closed(sessions: sessionmaker[Session], run_id: int, status: RunStatus)
 
 @dataclass(frozen=True, slots=True)
 class _Counts:
-    stored: int
     regressions: int
     flaky: int
     errors: int
@@ -102,7 +101,6 @@ def _counts(session: Session, run_id: int) -> _Counts:
 
     row = session.execute(
         select(
-            func.count(),
             total(CellResult.regression.is_(True)),
             total(CellResult.flaky.is_(True)),
             total(CellResult.observed == Verdict.ERROR),
@@ -133,19 +131,8 @@ def finish_if_complete(
         counts = _counts(session, run_id)
         final = RunStatus.SUCCEEDED if counts.regressions == 0 else RunStatus.FAILED
         at = now if now is not None else utc_now()
-        closed = updated(
-            session,
-            update(Run)
-            .where(Run.id == run_id, Run.status.in_(_OPEN))
-            .values(
-                status=final,
-                finished_at=at,
-                started_at=func.coalesce(Run.started_at, at),
-                regressions=counts.regressions,
-                flaky=counts.flaky,
-                errors=counts.errors,
-                invalid=counts.invalid,
-            ),
+        closed = _close_open(
+            session, run_id, final, at, counts, started_at=func.coalesce(Run.started_at, at)
         )
     if closed != 1:
         return None
@@ -177,25 +164,37 @@ def _close(
 ) -> bool:
     at = now if now is not None else utc_now()
     with writing(sessions) as session:
-        counts = _counts(session, run_id)
-        closed = updated(
-            session,
-            update(Run)
-            .where(Run.id == run_id, Run.status.in_(_OPEN))
-            .values(
-                status=status,
-                finished_at=at,
-                error=error,
-                regressions=counts.regressions,
-                flaky=counts.flaky,
-                errors=counts.errors,
-                invalid=counts.invalid,
-            ),
-        )
+        closed = _close_open(session, run_id, status, at, _counts(session, run_id), error=error)
     if closed != 1:
         return False
     _run_closed(sessions, run_id, status)
     return True
+
+
+def _close_open(
+    session: Session,
+    run_id: int,
+    status: RunStatus,
+    at: datetime,
+    counts: _Counts,
+    **more: object,
+) -> int:
+    """Close the run if it is still open (the one conditional UPDATE every close goes
+    through); 1 when this call closed it."""
+    return updated(
+        session,
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(_OPEN))
+        .values(
+            status=status,
+            finished_at=at,
+            regressions=counts.regressions,
+            flaky=counts.flaky,
+            errors=counts.errors,
+            invalid=counts.invalid,
+            **more,
+        ),
+    )
 
 
 def reap_runs(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[int]:

@@ -21,7 +21,7 @@ from service.scenario.problems import translate
 from service.scenario.resolve import resolve
 from service.scenario.schema import ScenarioModel
 
-__all__ = ["MAX_SCENARIO_BYTES", "load_scenario", "parse_scenario"]
+__all__ = ["MAX_SCENARIO_BYTES", "load_scenario", "parse_scenario", "scenario_from_documents"]
 
 # A scenario with inline policies for a large estate is tens of KiB; policy files
 # have their own (larger) limit in the manifest reader.
@@ -34,7 +34,7 @@ def load_scenario(path: Path | str) -> Scenario:
     """The scenario in the file at ``path``; policy paths are relative to its folder."""
     file = Path(path)
     documents = read_documents(file, display_name=str(path), max_bytes=MAX_SCENARIO_BYTES)
-    return _scenario(documents, file=str(path), base_dir=file.parent)
+    return scenario_from_documents(documents, file=str(path), base_dir=file.parent)
 
 
 def parse_scenario(text: str, *, file: str, base_dir: Path) -> Scenario:
@@ -47,10 +47,11 @@ def parse_scenario(text: str, *, file: str, base_dir: Path) -> Scenario:
                 file=file,
             )
         )
-    return _scenario(parse_documents(text, file=file), file=file, base_dir=base_dir)
+    return scenario_from_documents(parse_documents(text, file=file), file=file, base_dir=base_dir)
 
 
-def _scenario(documents: list[Document], *, file: str, base_dir: Path) -> Scenario:
+def scenario_from_documents(documents: list[Document], *, file: str, base_dir: Path) -> Scenario:
+    """The scenario in already parsed ``documents`` (for a caller that looked at them first)."""
     if not documents:
         raise InvalidInput(Problem(f"the file is empty: expected {_EXPECTED}", file=file))
     if len(documents) > 1:

@@ -10,9 +10,10 @@ try to create it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -20,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from service.store.engine import SQLITE_BEGIN, make_engine
 
@@ -71,22 +72,20 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at; None for an empty database."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
+    with _engine(url) as engine:
+        return _current(engine)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision`` (default: the newest)."""
-    _locked(url, lambda config: command.upgrade(config, revision))
+    with _engine(url) as engine:
+        _locked(engine, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(url: str, revision: str) -> None:
     """Downgrade the database at ``url`` to ``revision`` ("base" removes every table)."""
-    _locked(url, lambda config: command.downgrade(config, revision))
+    with _engine(url) as engine:
+        _locked(engine, lambda config: command.downgrade(config, revision))
 
 
 def ensure_schema(url: str) -> None:
@@ -95,23 +94,36 @@ def ensure_schema(url: str) -> None:
     The embedded default calls this on first use, so a fresh machine needs no
     separate ``db upgrade`` step.
     """
-    if current_revision(url) == head_revision():
-        return
-    upgrade(url)
+    # One engine for the check and the upgrade: each engine is a new pool (and, on
+    # PostgreSQL, a new connection), and this runs at every API and CLI start.
+    with _engine(url) as engine:
+        if _current(engine) == head_revision():
+            return
+        _locked(engine, lambda config: command.upgrade(config, "head"))
 
 
-def _locked(url: str, migrate: Callable[[Config], None]) -> None:
+@contextlib.contextmanager
+def _engine(url: str) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
-        with _ALEMBIC_IN_USE, engine.connect() as connection:
-            # IMMEDIATE takes SQLite's write lock at BEGIN, so a second process waits
-            # here and then finds the schema made (Alembic reads the version inside).
-            connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                    )
-                migrate(alembic_config(connection=connection))
+        yield engine
     finally:
         engine.dispose()
+
+
+def _current(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _locked(engine: Engine, migrate: Callable[[Config], None]) -> None:
+    with _ALEMBIC_IN_USE, engine.connect() as connection:
+        # IMMEDIATE takes SQLite's write lock at BEGIN, so a second process waits
+        # here and then finds the schema made (Alembic reads the version inside).
+        connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            migrate(alembic_config(connection=connection))

@@ -92,10 +92,11 @@ def bulk_insert_ignoring_duplicates(
         raise TypeError(f"{model.__name__} is not mapped to a table")
     columns = list(table.columns)
     names = [c.name for c in columns]
+    every = set(names)
     for row in rows:
-        if set(row) != set(names):
-            missing = sorted(set(names) - set(row))
-            extra = sorted(set(row) - set(names))
+        if row.keys() != every:
+            missing = sorted(every - set(row))
+            extra = sorted(set(row) - every)
             raise ValueError(f"rows of {table.name} must name every column: {missing=} {extra=}")
     connection = target.connection() if isinstance(target, Session) else target
     if connection.dialect.name != "postgresql":

@@ -91,3 +91,21 @@ def test_last_use_is_written_at_most_once_a_minute(app: Flask) -> None:
     used = replace(info, last_used_at=now)
     assert not needs_touch(used, now=now + TOUCH_EVERY - timedelta(seconds=1))
     assert needs_touch(used, now=now + TOUCH_EVERY)
+
+
+def _last_used(app: Flask, name: str) -> object:
+    with services(app).sessions() as session:
+        return session.scalar(select(ApiToken.last_used_at).where(ApiToken.name == name))
+
+
+def test_a_request_notes_the_tokens_last_use_once_a_minute_not_every_time(app: Flask) -> None:
+    with services(app).sessions.begin() as session:
+        issued = issue_token(session, name="reader", role=V)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    assert client.get("/api/v1/scenarios", headers=headers).status_code == 200
+    first = _last_used(app, "reader")
+    assert first is not None
+    # The cached token learnt its last use: the next request does not write it again.
+    assert client.get("/api/v1/scenarios", headers=headers).status_code == 200
+    assert _last_used(app, "reader") == first

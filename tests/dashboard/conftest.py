@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api import create_app
@@ -19,6 +20,7 @@ from service.dashboard import register_dashboard
 from service.runs.transactions import writing
 from service.store import make_engine, make_session_factory, upgrade
 from service.store.enums import TokenRole
+from tests.dashboard.server import BROWSER_ARGS, CHROMIUM
 from tests.dashboard.world import World, build_world
 from tests.notify.receiver import Receiver, serve_receiver
 
@@ -121,3 +123,18 @@ def repo_path(*parts: str) -> Path:
 def receiver() -> Iterator[Receiver]:
     with serve_receiver() as state:
         yield state
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()

@@ -20,14 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.scenarios import synthetic_scenario
 from service.cluster.faults import FaultConfig
-from service.runs.create import RunRequest, create_run
 from service.runs.dispatch import InProcessDispatcher
-from service.runs.settings import RunSettings, SimulatorSettings
 from service.scenario.hashing import scenario_hash
 from service.scenario.load import load_scenario
 from service.scenario.model import Scenario
 from service.store.enums import Trigger
-from tests.dashboard.world import SCENARIOS, World, add_extras, fail_open
+from tests.dashboard.world import SCENARIOS, World, add_extras, fail_open, stored_run
 
 __all__ = ["build_showcase"]
 
@@ -43,26 +41,6 @@ def _edited(scenario: Scenario) -> Scenario:
     )
     edited = replace(scenario, versions=versions)
     return replace(edited, content_hash=scenario_hash(edited))
-
-
-def _nightly(
-    sessions: sessionmaker[Session],
-    dispatcher: InProcessDispatcher,
-    scenario: Scenario,
-    at: datetime,
-    *,
-    faults: FaultConfig | None = None,
-    attempts: int = 1,
-) -> int:
-    settings = RunSettings(
-        attempts=attempts,
-        retry_interval_s=0.5,
-        simulator=SimulatorSettings(faults=faults if faults is not None else FaultConfig()),
-    )
-    request = RunRequest(scenario=scenario, trigger=Trigger.SCHEDULE, settings=settings)
-    created = create_run(sessions, request, now=at)
-    dispatcher.run(created.run_id, created.shard_keys)
-    return created.run_id
 
 
 def build_showcase(sessions: sessionmaker[Session], tmp: Path) -> World:
@@ -81,26 +59,38 @@ def build_showcase(sessions: sessionmaker[Session], tmp: Path) -> World:
         for night, at in enumerate(nights):
             scenario = edited if night >= 9 else workshop
             faults = fail_open("deny-all") if night == 5 else lossy if night == 11 else None
-            story.append(_nightly(sessions, dispatcher, scenario, at, faults=faults, attempts=3))
+            story.append(
+                stored_run(
+                    sessions,
+                    dispatcher,
+                    scenario,
+                    faults=faults,
+                    attempts=3,
+                    trigger=Trigger.SCHEDULE,
+                    at=at,
+                )
+            )
         for night, at in enumerate(nights[-3:]):
             runs.setdefault("microservices", []).append(
-                _nightly(
+                stored_run(
                     sessions,
                     dispatcher,
                     micro,
-                    at + timedelta(minutes=20),
                     faults=lossy if night == 2 else None,
                     attempts=3,
+                    trigger=Trigger.SCHEDULE,
+                    at=at + timedelta(minutes=20),
                 )
             )
         for night, at in enumerate(nights[-2:]):
             runs.setdefault("platform-large", []).append(
-                _nightly(
+                stored_run(
                     sessions,
                     dispatcher,
                     large,
-                    at + timedelta(minutes=40),
                     faults=fail_open("v01") if night == 1 else None,
+                    trigger=Trigger.SCHEDULE,
+                    at=at + timedelta(minutes=40),
                 )
             )
     world = World(runs=runs)

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
 from service.export.palette import ALARM, REGRESSION, VERDICT_COLOURS
 from service.store import make_engine
 from service.store.enums import TokenRole
-from tests.dashboard.server import BROWSER_ARGS, CHROMIUM, Server, start_server
+from tests.dashboard.browser import Console
+from tests.dashboard.server import CHROMIUM, Server, start_server
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.skipif(
@@ -43,34 +44,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-class Console:
-    """Console errors and uncaught exceptions of a page."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("console", self._message)
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-
-    def _message(self, message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"{message.type}: {message.text}")
 
 
 def _login(page: Page, server: Server, role: TokenRole) -> None:

@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
 from service.chaos.results import Observation
 from service.dashboard.chaos.palette import OBSERVATION_PAINT
 from service.store import make_engine
 from service.store.enums import TokenRole
+from tests.dashboard.browser import Console
 from tests.dashboard.chaos_world import POD_START_S, XSS_DESCRIPTION, ChaosWorld, add_chaos
 from tests.dashboard.conftest import repo_path
-from tests.dashboard.server import BROWSER_ARGS, CHROMIUM, Server, start_server
+from tests.dashboard.server import CHROMIUM, Server, start_server
 
 browser_only = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"Chromium is not installed at {CHROMIUM}"
@@ -53,21 +54,6 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         yield Chaos(server, add_chaos(server.url, tmp))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
 
 
 @pytest.fixture
@@ -133,17 +119,6 @@ def _phase(chaos: Chaos, experiment: int, step: str, phase: str) -> StoredPhase:
         interval_s=float(row[3]),
         fail_open={k: v for k, v in fail_open.items() if v},
     )
-
-
-class Console:
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("console", self._message)
-        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-
-    def _message(self, message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"{message.type}: {message.text}")
 
 
 def _scenario_id(chaos: Chaos, name: str) -> int:

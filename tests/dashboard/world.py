@@ -79,22 +79,24 @@ class World:
         return self.runs["calico-workshop"][-1]
 
 
-def _run(
+def stored_run(
     sessions: sessionmaker[Session],
     dispatcher: InProcessDispatcher,
     scenario: Scenario,
     *,
     faults: FaultConfig | None = None,
     attempts: int = 1,
+    trigger: Trigger = Trigger.CLI,
+    at: datetime | None = None,
 ) -> int:
+    """Run ``scenario`` to the end on the simulator; ``at`` backdates its creation."""
     settings = RunSettings(
         attempts=attempts,
         retry_interval_s=0.5,
         simulator=SimulatorSettings(faults=faults if faults is not None else FaultConfig()),
     )
-    created = create_run(
-        sessions, RunRequest(scenario=scenario, trigger=Trigger.CLI, settings=settings)
-    )
+    request = RunRequest(scenario=scenario, trigger=trigger, settings=settings)
+    created = create_run(sessions, request, now=at)
     dispatcher.run(created.run_id, created.shard_keys)
     return created.run_id
 
@@ -112,12 +114,12 @@ def build_world(
     with InProcessDispatcher(sessions) as dispatcher:
         runs = world.runs.setdefault("calico-workshop", [])
         for _ in range(3):
-            runs.append(_run(sessions, dispatcher, workshop))
-        runs.append(_run(sessions, dispatcher, workshop, faults=fail_open("deny-all")))
+            runs.append(stored_run(sessions, dispatcher, workshop))
+        runs.append(stored_run(sessions, dispatcher, workshop, faults=fail_open("deny-all")))
         micro_runs = world.runs.setdefault("microservices", [])
-        micro_runs.append(_run(sessions, dispatcher, micro))
+        micro_runs.append(stored_run(sessions, dispatcher, micro))
         micro_runs.append(
-            _run(
+            stored_run(
                 sessions,
                 dispatcher,
                 micro,
@@ -137,7 +139,7 @@ def add_extras(
     xss_path.write_text(XSS_SCENARIO, encoding="utf-8")
     xss = load_scenario(xss_path)
     with InProcessDispatcher(sessions) as dispatcher:
-        world.runs.setdefault("xss-demo", []).append(_run(sessions, dispatcher, xss))
+        world.runs.setdefault("xss-demo", []).append(stored_run(sessions, dispatcher, xss))
     at = now if now is not None else datetime.now(UTC)
     with writing(sessions) as session:
         for row in session.scalars(select(ScenarioRow)):

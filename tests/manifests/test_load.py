@@ -340,6 +340,23 @@ def test_calico_and_admin_policies_are_read_beside_kubernetes_ones(tmp_path: Pat
     assert [ns.name for ns in result.state.namespaces] == ["shop"]
 
 
+def test_duplicate_calico_objects_are_named_by_namespace_when_they_have_one(
+    tmp_path: Path,
+) -> None:
+    glob = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\n"
+    namespaced = (
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+        "metadata: {name: n, namespace: shop}\n"
+    )
+    other = namespaced.replace("shop", "prod")
+    first = write(tmp_path, "a.yaml", glob + "---\n" + namespaced)
+    second = write(tmp_path, "b.yaml", glob + "---\n" + namespaced + "---\n" + other)
+    assert problems_loading(tmp_path) == [
+        f"{second}:3: metadata.name: duplicate GlobalNetworkPolicy g: already defined at {first}:1",
+        f"{second}:7: metadata.name: duplicate NetworkPolicy shop/n: already defined at {first}:5",
+    ]
+
+
 def test_a_bad_calico_policy_is_located_at_its_file_and_line(tmp_path: Path) -> None:
     text = (
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"

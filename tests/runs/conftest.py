@@ -7,14 +7,16 @@ is not reachable every test that needs it fails with the reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from service.store import make_engine, make_session_factory, upgrade
+from service.store import CellResult, make_engine, make_session_factory, upgrade
 from tests.store.conftest import empty_postgres_url, postgres_database, sqlite_url
 
-__all__ = ["empty_postgres_url", "postgres_database", "sqlite_url"]
+__all__ = ["cell_values", "empty_postgres_url", "postgres_database", "sqlite_url"]
 
 
 @pytest.fixture
@@ -42,3 +44,14 @@ def lite(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
         yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+def cell_values(
+    sessions: sessionmaker[Session], run_id: int, *columns: InstrumentedAttribute[Any]
+) -> dict[str, tuple[object, ...]]:
+    """The stored ``columns`` of each cell of run ``run_id``, by cell key: what runs compare."""
+    with sessions() as session:
+        rows = session.execute(
+            select(CellResult.cell_key, *columns).where(CellResult.run_id == run_id)
+        )
+        return {key: tuple(values) for key, *values in rows}

@@ -46,6 +46,7 @@ from service.store import Backend, CellResult, Run, RunStatus, RunVersion, Trigg
 from tests.cluster.kubernetes.fake_cluster import behaviour, fake, kubeconfig, kubeconfig_context
 from tests.cluster.kubernetes.fakeapi import Behaviour, FakeApiServer
 from tests.cluster.kubernetes.fakeapi.store import KUBE_SYSTEM_UID
+from tests.runs.conftest import cell_values
 from tests.workers.conftest import Processes, broker_url, processes, wait_until
 from workers.app import celery_init_app
 from workers.config import WorkerSettings, beat_schedule, celery_config
@@ -118,19 +119,16 @@ def simulated_run(sessions: sessionmaker[Session], name: str) -> CreatedRun:
 
 def cells(sessions: sessionmaker[Session], run_id: int) -> dict[str, tuple[object, ...]]:
     """What a run saw of each cell, latency aside (the clusters' clocks differ)."""
-    with sessions() as session:
-        rows = session.scalars(select(CellResult).where(CellResult.run_id == run_id))
-        return {
-            r.cell_key: (
-                r.observed,
-                r.raw_outcome,
-                r.attempts,
-                r.regression,
-                r.flaky,
-                r.expected_override,
-            )
-            for r in rows
-        }
+    return cell_values(
+        sessions,
+        run_id,
+        CellResult.observed,
+        CellResult.raw_outcome,
+        CellResult.attempts,
+        CellResult.regression,
+        CellResult.flaky,
+        CellResult.expected_override,
+    )
 
 
 def run_row(sessions: sessionmaker[Session], run_id: int) -> Run:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.cluster.faults import EnforcementWindow, FaultConfig, WindowMode
@@ -233,6 +233,31 @@ def test_a_shard_executed_again_stores_nothing_twice(pg: sessionmaker[Session]) 
     assert all(after[k].observed == before[k].observed for k in before)
 
 
+@pytest.mark.parametrize("database", ["pg", "lite"])
+def test_each_stored_shard_marks_progress_and_the_first_records_where_the_run_ran(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    sessions: sessionmaker[Session] = request.getfixturevalue(database)
+    plans = PlanCache()
+    created = create(sessions, workshop(), RunSettings(sources_per_shard=1), plans)
+    first, second, *_ = created.shard_keys
+    assert run_row(sessions, created.run_id).cluster is None
+    execute_shard(sessions, created.run_id, first, backends=default_backends(), plans=plans)
+    after_first = run_row(sessions, created.run_id)
+    assert after_first.cluster is not None
+    assert after_first.cluster["backend"] == "simulated"
+    assert after_first.progress_at is not None
+    # A record unlike any a shard makes: a later shard must leave it as it is.
+    recorded = {"backend": "recorded-by-the-first-shard"}
+    with sessions.begin() as session:
+        session.get_one(Run, created.run_id).cluster = recorded
+    execute_shard(sessions, created.run_id, second, backends=default_backends(), plans=plans)
+    after_second = run_row(sessions, created.run_id)
+    assert after_second.cluster == recorded
+    assert after_second.progress_at is not None
+    assert after_second.progress_at > after_first.progress_at
+
+
 def test_a_run_is_finished_only_when_every_planned_cell_is_stored(
     pg: sessionmaker[Session],
 ) -> None:
@@ -317,7 +342,7 @@ def test_the_reaper_finishes_a_run_whose_cells_are_all_stored(pg: sessionmaker[S
     # As if the last shard's worker died between storing and closing the run.
     with pg.begin() as session:
         session.execute(
-            Run.__table__.update()
+            update(Run)
             .where(Run.id == created.run_id)
             .values(status=RunStatus.RUNNING, finished_at=None)
         )

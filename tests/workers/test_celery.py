@@ -19,6 +19,7 @@ from service.runs.settings import RunSettings, SimulatorSettings
 from service.scenario.load import load_scenario
 from service.scenario.model import Scenario
 from service.store import CellResult, Run, RunStatus, Trigger
+from tests.runs.conftest import cell_values
 from workers.app import celery_init_app
 from workers.config import WorkerSettings, celery_config
 from workers.dispatch import CeleryDispatcher
@@ -53,20 +54,17 @@ def app(broker_url: str, pg_url: str) -> Any:
 
 
 def stored(sessions: sessionmaker[Session], run_id: int) -> dict[str, tuple[object, ...]]:
-    with sessions() as session:
-        rows = session.scalars(select(CellResult).where(CellResult.run_id == run_id))
-        return {
-            r.cell_key: (
-                r.observed,
-                r.raw_outcome,
-                r.latency_ms,
-                r.attempts,
-                r.attempt_details,
-                r.regression,
-                r.flaky,
-            )
-            for r in rows
-        }
+    return cell_values(
+        sessions,
+        run_id,
+        CellResult.observed,
+        CellResult.raw_outcome,
+        CellResult.latency_ms,
+        CellResult.attempts,
+        CellResult.attempt_details,
+        CellResult.regression,
+        CellResult.flaky,
+    )
 
 
 def count(sessions: sessionmaker[Session], run_id: int) -> int:

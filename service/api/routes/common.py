@@ -32,6 +32,7 @@ __all__ = [
     "require_scenario",
     "run_answer",
     "run_settings",
+    "state_answer",
 ]
 
 NO_CONTENT: Final = Reply(204, "Done; no content.")
@@ -101,10 +102,16 @@ def run_settings(
 def run_answer(state: RunState, make: Callable[[], CachedBody]) -> Response:
     """An answer about a run, with its ETag: 304 when the client's copy is current, the
     cached body of a finished run when there is one, else ``make()``."""
-    etag = etag_for(state.token)
+    return state_answer(state.token, make, keep=state.status.finished)
+
+
+def state_answer(state: str, make: Callable[[], CachedBody], *, keep: bool) -> Response:
+    """An answer with the ETag of ``state`` (and the request): 304 when the client's copy is
+    current, the cached body when there is one, else ``make()``, kept while ``keep``."""
+    etag = etag_for(state)
     if matches(etag):
         return not_modified(etag)
-    found = services().cache.get_or_make(etag, make, keep=state.status.finished)
+    found = services().cache.get_or_make(etag, make, keep=keep)
     response = Response(found.body, mimetype=found.mimetype)
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"

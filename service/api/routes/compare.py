@@ -7,12 +7,18 @@ from typing import Final
 
 from flask import Blueprint, Response
 
-from service.api.caching import CachedBody, etag_for, matches, not_modified
-from service.api.context import db, services
+from service.api.caching import CachedBody
+from service.api.context import db
 from service.api.models.requests import CompareRunsQuery, CompareVersionsQuery
 from service.api.problems import bad_request, not_found, unprocessable
-from service.api.registry import PREFIX, Reply, json_response, operation
-from service.api.routes.common import json_body, require_run, require_scenario, run_answer
+from service.api.registry import PREFIX, Reply, operation
+from service.api.routes.common import (
+    json_body,
+    require_run,
+    require_scenario,
+    run_answer,
+    state_answer,
+)
 from service.errors import FieldPath, InvalidInput, Problem
 from service.queries.compare import (
     DriftView,
@@ -60,9 +66,6 @@ def runs_view(query: CompareRunsQuery) -> Response:
         if base_id is None:
             raise not_found(f"run {query.head} has no earlier finished run to compare with")
     base = require_run(base_id)
-    etag = etag_for(f"{head.token}|{base.token}")
-    if matches(etag):
-        return not_modified(etag)
 
     def make() -> CachedBody:
         try:
@@ -85,11 +88,7 @@ def runs_view(query: CompareRunsQuery) -> Response:
 
     # Two finished runs compare the same way for as long as they are kept.
     finished = head.status.finished and base.status.finished
-    found = services().cache.get_or_make(etag, make, keep=finished)
-    response = Response(found.body, mimetype=found.mimetype)
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return state_answer(f"{head.token}|{base.token}", make, keep=finished)
 
 
 @operation(
@@ -143,14 +142,16 @@ def versions_view(query: CompareVersionsQuery) -> Response:
         revision = newest_revision(session, query.scenario_id)
         if revision is None:
             raise not_found(f"scenario {query.scenario_id} has no revision")
+
+    def make_revision_diff() -> CachedBody:
+        try:
+            diff = revision_version_diff_view(
+                load_revision(revision), query.ref1, query.ref2, all_ports=query.all_ports
+            )
+        except InvalidInput as err:
+            raise unprocessable(err.problems) from err
+        return json_body(diff)
+
     # A revision never changes: its id and the request say everything.
-    etag = etag_for(f"revision:{revision.id}:{revision.content_hash}")
-    if matches(etag):
-        return not_modified(etag)
-    try:
-        diff = revision_version_diff_view(
-            load_revision(revision), query.ref1, query.ref2, all_ports=query.all_ports
-        )
-    except InvalidInput as err:
-        raise unprocessable(err.problems) from err
-    return json_response(diff, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+    revision_state = f"revision:{revision.id}:{revision.content_hash}"
+    return state_answer(revision_state, make_revision_diff, keep=False)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from alembic.runtime.migration import MigrationContext
 from flask import Blueprint, Response
 from sqlalchemy import func, select, text
 
+from service.api.caching import CachedBody
 from service.api.context import db, services
 from service.api.metrics import CONTENT_TYPE, render_metrics
 from service.api.models.responses import Check, Health, Readiness
 from service.api.problems import not_found
 from service.api.registry import PREFIX, Reply, json_response, operation
+from service.api.routes.common import json_body
 from service.queries.metrics import metrics_snapshot
 from service.store.enums import RunStatus, TokenRole
 from service.store.migrate import head_revision
@@ -151,10 +153,16 @@ def metrics_view() -> Response:
     replies=(Reply(200, "The OpenAPI document.", {"type": "object"}),),
 )
 def openapi_view() -> Response:
+    body = _openapi_body(services().config.anonymous_read)
+    return Response(body.body, mimetype=body.mimetype)
+
+
+@functools.cache
+def _openapi_body(anonymous_read: bool) -> CachedBody:
+    # The document never changes while the process runs: serialised once per setting.
     from service.api.openapi import openapi_document
 
-    document: dict[str, Any] = openapi_document(anonymous_read=services().config.anonymous_read)
-    return json_response(document)
+    return json_body(openapi_document(anonymous_read=anonymous_read))
 
 
 _MEDIA: Final = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}

@@ -24,20 +24,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.policy.calico.model import CalicoEntry, CalicoPolicy, PolicyKind, Tier
-from service.policy.calico.rules import CompiledRule, Context, Endpoint
+from service.policy.calico.rules import CompiledRule, Context
 from service.policy.calico.scope import policy_selector
 from service.policy.calico.selector import Selector
 from service.policy.calico.tiers import TieredModel, check_calico, tiered_model
 from service.policy.checks import check_policies, check_probe_port
 from service.policy.connections import ConnectionSet
-from service.policy.model import ClusterState, Direction, Labels, NetworkPolicy, Pod, Protocol
+from service.policy.model import (
+    ClusterState,
+    Direction,
+    Endpoint,
+    Labels,
+    NetworkPolicy,
+    Pod,
+    Protocol,
+    endpoint_name,
+)
 from service.policy.verdict import Action, DirectionVerdict, Explanation, RuleMatch
 
 __all__ = ["CompiledPolicy", "TieredEvaluator"]
-
-
-def _name(endpoint: Endpoint) -> str:
-    return endpoint.ref if isinstance(endpoint, Pod) else str(endpoint)
 
 
 class CompiledPolicy:
@@ -102,11 +107,8 @@ class TieredEvaluator:
     tiers, objects given twice).
     """
 
-    def __init__(
-        self, state: ClusterState, *, with_staged: bool = False, checked: bool = False
-    ) -> None:
-        if not checked:  # the caller may have run check_policies on the same list already
-            check_policies([p for p in state.policies if not isinstance(p, CalicoEntry)])
+    def __init__(self, state: ClusterState, *, with_staged: bool = False) -> None:
+        check_policies([p for p in state.policies if not isinstance(p, CalicoEntry)])
         check_calico(state.policies)
         self.model: TieredModel = tiered_model(state.policies, with_staged=with_staged)
         self.context = Context(state, self.model.network_sets)
@@ -225,8 +227,8 @@ class TieredEvaluator:
     ) -> Explanation:
         check_probe_port(port)
         return Explanation(
-            source=_name(src),
-            destination=_name(dst),
+            source=endpoint_name(src),
+            destination=endpoint_name(dst),
             port=port,
             protocol=protocol,
             egress=self._verdict(Direction.EGRESS, src, src, dst, port, protocol),
@@ -243,7 +245,7 @@ class TieredEvaluator:
         port: int,
         protocol: Protocol,
     ) -> DirectionVerdict:
-        name = _name(subject)
+        name = endpoint_name(subject)
 
         def open_side(reason: str) -> DirectionVerdict:
             return DirectionVerdict(direction, name, False, (), True, reason=reason)

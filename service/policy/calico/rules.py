@@ -36,6 +36,7 @@ from service.policy.calico.selector import Selector
 from service.policy.connections import MAX_PORT, MIN_PORT, ConnectionSet
 from service.policy.model import (
     ClusterState,
+    Endpoint,
     IPAddress,
     IPNetwork,
     Labels,
@@ -53,14 +54,12 @@ __all__ = [
     "CompiledEntity",
     "CompiledRule",
     "Context",
-    "Endpoint",
     "address_of",
     "backs",
     "service_ports",
     "version_ok",
 ]
 
-Endpoint = Pod | IPAddress
 # Linux's default ip_local_port_range: where a probe's source port comes from.
 EPHEMERAL = PortRange(32768, 60999)
 PROBE_PROTOCOLS = {Protocol.TCP: 6, Protocol.UDP: 17, Protocol.SCTP: 132}

@@ -53,7 +53,7 @@ from tests.policy.strategies import (
     cluster_states,
 )
 
-__all__ = ["calico_states", "selectors"]
+__all__ = ["calico_states", "selector_leaves", "selectors"]
 
 TIER_NAMES = ("t1", "t2", DEFAULT_TIER)
 PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132, "ICMP": 1}
@@ -69,19 +69,26 @@ _KEYS = st.sampled_from(
 _VALUES = st.sampled_from([*LABEL_VALUES, *NAMESPACES, "api", "default"])
 
 
-@cache
-def _leaves() -> st.SearchStrategy[Node]:
+def selector_leaves(
+    keys: st.SearchStrategy[str], values: st.SearchStrategy[str], *, max_values: int
+) -> st.SearchStrategy[Node]:
+    """all(), has(k), every comparison and ``in``/``not in`` sets of up to ``max_values``."""
     return st.one_of(
         st.just(All()),
-        st.builds(Has, _KEYS),
-        st.builds(Compare, _KEYS, st.sampled_from(list(Op)), _VALUES),
+        st.builds(Has, keys),
+        st.builds(Compare, keys, st.sampled_from(list(Op)), values),
         st.builds(
             lambda k, vs, inv: Membership(k, tuple(sorted(set(vs))), inv),
-            _KEYS,
-            st.lists(_VALUES, max_size=2),
+            keys,
+            st.lists(values, max_size=max_values),
             st.booleans(),
         ),
     )
+
+
+@cache
+def _leaves() -> st.SearchStrategy[Node]:
+    return selector_leaves(_KEYS, _VALUES, max_values=2)
 
 
 @cache

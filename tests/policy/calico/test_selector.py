@@ -13,20 +13,16 @@ from hypothesis import strategies as st
 
 from service.errors import FieldPath
 from service.policy.calico.selector import (
-    All,
     And,
-    Compare,
-    Has,
-    Membership,
     Node,
     Not,
-    Op,
     Or,
     Selector,
     for_namespaces,
     prefixed,
 )
 from service.policy.calico.selector_parse import SelectorSyntaxError, parse_selector
+from tests.policy.calico.strategies import selector_leaves
 
 EMPTY: dict[str, str] = {}
 WEB = {"app": "web", "tier": "frontend", "env": "prod"}
@@ -214,22 +210,8 @@ KEYS = st.sampled_from(["app", "tier", "k8s.io/name", "a-b_c.d", "x"])
 VALUES = st.sampled_from(["", "web", "it's", 'say "hi"', "a b", "x"])
 
 
-def _leaves() -> st.SearchStrategy[Node]:
-    return st.one_of(
-        st.just(All()),
-        st.builds(Has, KEYS),
-        st.builds(Compare, KEYS, st.sampled_from(list(Op)), VALUES),
-        st.builds(
-            lambda k, vs, inv: Membership(k, tuple(sorted(set(vs))), inv),
-            KEYS,
-            st.lists(VALUES, max_size=3),
-            st.booleans(),
-        ),
-    )
-
-
 NODES: st.SearchStrategy[Node] = st.recursive(
-    _leaves(),
+    selector_leaves(KEYS, VALUES, max_values=3),
     lambda inner: st.one_of(
         st.builds(Not, inner.filter(lambda n: not isinstance(n, Not))),
         st.builds(lambda ops: And(tuple(ops)), st.lists(inner, min_size=2, max_size=3)),

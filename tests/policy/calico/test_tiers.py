@@ -7,7 +7,13 @@ plausible misreadings, and asks both engines (see builders.allowed).
 
 from __future__ import annotations
 
+import pytest
+
+from service.errors import InvalidInput
 from service.policy.calico.model import KUBERNETES_ORDER
+from service.policy.evaluate import Evaluator
+from service.policy.model import Protocol
+from service.policy.truthtable import PortProbe, compute_truth_table
 from tests.policy.calico.builders import DEV_DB, DEV_WEB, PROD_CLIENT, PROD_WEB, allowed, cluster
 
 TIERS = """
@@ -286,3 +292,28 @@ spec:
   egress: [{action: Deny}]
 """
     assert allowed(cluster(text), DEV_DB, DEV_WEB, 80)
+
+
+DUPLICATED = """
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: g}
+spec: {selector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: g}
+spec: {selector: all()}
+"""
+
+
+def test_a_calico_object_given_twice_is_refused_alike_by_evaluator_and_truth_table() -> None:
+    state = cluster(DUPLICATED)
+    with pytest.raises(InvalidInput) as by_evaluator:
+        Evaluator(state)
+    with pytest.raises(InvalidInput) as by_table:
+        compute_truth_table(state, [PortProbe(80, Protocol.TCP)])
+    assert by_table.value.problems == by_evaluator.value.problems
+    assert [p.message for p in by_table.value.problems] == [
+        "GlobalNetworkPolicy g is given twice; expected one object per name"
+    ]

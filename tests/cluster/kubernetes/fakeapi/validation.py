@@ -87,13 +87,7 @@ def _pod(spec: object) -> list[Cause]:
             continue
         name = container.get("name")
         error = dns1123_label_error(name) if isinstance(name, str) else "Required value"
-        if error is not None:
-            causes.append(_cause(f"{where}.name", error))
-        elif name in names:
-            causes.append(
-                _cause(f"{where}.name", f"Duplicate value: {name!r}", "FieldValueDuplicate")
-            )
-        names.add(str(name))
+        causes += _unique_name(f"{where}.name", name, error, names)
         if not container.get("image"):
             causes.append(_cause(f"{where}.image", "Required value", "FieldValueRequired"))
         for j, port in enumerate(container.get("ports") or []):
@@ -102,22 +96,11 @@ def _pod(spec: object) -> list[Cause]:
 
 
 def _container_port(port: Mapping[str, Any], where: str, seen: set[str]) -> list[Cause]:
-    causes = []
-    number = port.get("containerPort")
-    if not isinstance(number, int) or not 1 <= number <= 65535:
-        causes.append(_cause(f"{where}.containerPort", f"Invalid value: {number!r}"))
-    if port.get("protocol", "TCP") not in _PROTOCOLS:
-        causes.append(_cause(f"{where}.protocol", "Unsupported value", "FieldValueNotSupported"))
+    causes = _port_number(f"{where}.containerPort", port.get("containerPort"))
+    causes += _protocol(f"{where}.protocol", port)
     name = port.get("name")
     if name is not None:
-        error = port_name_error(str(name))
-        if error is not None:
-            causes.append(_cause(f"{where}.name", error))
-        elif name in seen:
-            causes.append(
-                _cause(f"{where}.name", f"Duplicate value: {name!r}", "FieldValueDuplicate")
-            )
-        seen.add(str(name))
+        causes += _unique_name(f"{where}.name", name, port_name_error(str(name)), seen)
     return causes
 
 
@@ -132,33 +115,45 @@ def _service(spec: object) -> list[Cause]:
     for i, port in enumerate(ports):
         where = f"spec.ports[{i}]"
         number = port.get("port")
-        if not isinstance(number, int) or not 1 <= number <= 65535:
-            causes.append(_cause(f"{where}.port", f"Invalid value: {number!r}"))
-        if port.get("protocol", "TCP") not in _PROTOCOLS:
-            causes.append(
-                _cause(f"{where}.protocol", "Unsupported value", "FieldValueNotSupported")
-            )
+        causes += _port_number(f"{where}.port", number)
+        causes += _protocol(f"{where}.protocol", port)
         name = port.get("name")
         if len(ports) > 1 and not name:
             causes.append(_cause(f"{where}.name", "Required value", "FieldValueRequired"))
         elif name:
-            error = dns1123_label_error(str(name))
-            if error is not None:
-                causes.append(_cause(f"{where}.name", error))
-            elif name in names:
-                causes.append(
-                    _cause(f"{where}.name", f"Duplicate value: {name!r}", "FieldValueDuplicate")
-                )
-            names.add(str(name))
+            causes += _unique_name(f"{where}.name", name, dns1123_label_error(str(name)), names)
         target = port.get("targetPort", number)
         if isinstance(target, str):
             error = port_name_error(target)
             if error is not None:
                 causes.append(_cause(f"{where}.targetPort", error))
-        elif not isinstance(target, int) or not 1 <= target <= 65535:
-            causes.append(_cause(f"{where}.targetPort", f"Invalid value: {target!r}"))
+        else:
+            causes += _port_number(f"{where}.targetPort", target)
     for key, value in (spec.get("selector") or {}).items():
         error = label_key_error(str(key)) or label_value_error(str(value))
         if error is not None:
             causes.append(_cause(f"spec.selector[{key}]", error))
     return causes
+
+
+def _port_number(field: str, number: object) -> list[Cause]:
+    if isinstance(number, int) and 1 <= number <= 65535:
+        return []
+    return [_cause(field, f"Invalid value: {number!r}")]
+
+
+def _protocol(field: str, port: Mapping[str, Any]) -> list[Cause]:
+    if port.get("protocol", "TCP") in _PROTOCOLS:
+        return []
+    return [_cause(field, "Unsupported value", "FieldValueNotSupported")]
+
+
+def _unique_name(field: str, name: object, error: str | None, seen: set[str]) -> list[Cause]:
+    """``error`` (the name's format problem) if any, else a duplicate of a name in ``seen``."""
+    duplicate = error is None and name in seen
+    seen.add(str(name))
+    if error is not None:
+        return [_cause(field, error)]
+    if duplicate:
+        return [_cause(field, f"Duplicate value: {name!r}", "FieldValueDuplicate")]
+    return []
