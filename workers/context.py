@@ -54,6 +54,8 @@ def worker_context(settings: WorkerSettings) -> WorkerContext:
         current = _current
         if current is not None and current.pid == os.getpid() and current.settings == settings:
             return current
+        if current is not None:
+            _let_go(current)
         engine = make_engine(settings.database_url)
         kubernetes = _kubernetes(settings)
         if _remove_cleanup is not None:
@@ -75,6 +77,18 @@ def worker_context(settings: WorkerSettings) -> WorkerContext:
             kubernetes=kubernetes,
         )
         return _current
+
+
+def _let_go(old: WorkerContext) -> None:
+    """Release the pool of a context this process no longer uses.
+
+    In the process that made it the pool's idle connections are closed (a
+    settings change would otherwise leave them open until exit). In a forked
+    child they are the parent's: the child only forgets them (``close=False``,
+    SQLAlchemy's advice for pools inherited through ``fork``), and the parent
+    goes on using them.
+    """
+    old.engine.dispose(close=old.pid == os.getpid())
 
 
 def _kubernetes(settings: WorkerSettings) -> KubernetesBackend | None:

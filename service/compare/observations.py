@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.policy.model import Labels, Protocol
-from service.scenario.cells import Cell, RawOutcome
+from service.scenario.cells import Cell, RawOutcome, probe_label
 from service.scenario.model import Verdict
 
 __all__ = ["CellObservation", "CellPlace", "RunSummary", "VersionHash", "place_of"]
@@ -58,10 +58,7 @@ class CellPlace:
 
     @property
     def probe_label(self) -> str:
-        """``80/TCP``; a named port shows its number when it resolved: ``http(8080)/TCP``."""
-        if isinstance(self.port, str) and self.port_number is not None:
-            return f"{self.port}({self.port_number})/{self.protocol}"
-        return f"{self.port}/{self.protocol}"
+        return probe_label(self.port, self.port_number, self.protocol)
 
     def __str__(self) -> str:
         return f"{self.source_ref} -> {self.target_ref} {self.probe_label}"

@@ -56,6 +56,7 @@ __all__ = [
     "cell_key",
     "expand_cells",
     "pair_key",
+    "probe_label",
     "verdict_of",
 ]
 
@@ -108,6 +109,13 @@ _VERDICT_OF: dict[RawOutcome, Verdict] = {
 def verdict_of(outcome: RawOutcome) -> Verdict:
     """The verdict a raw outcome stands for; only a timeout counts as blocked."""
     return _VERDICT_OF[outcome]
+
+
+def probe_label(port: int | str, port_number: int | None, protocol: Protocol) -> str:
+    """``80/TCP``, ``http/TCP``; a resolved name shows its number: ``http(8080)/TCP``."""
+    if isinstance(port, str) and port_number is not None:
+        return f"{port}({port_number})/{protocol}"
+    return f"{port}/{protocol}"
 
 
 def cell_key(
@@ -253,10 +261,7 @@ class Cell:
 
     @property
     def probe_label(self) -> str:
-        """``80/TCP``, ``http/TCP``; a resolved name shows its number: ``http(8080)/TCP``."""
-        if isinstance(self.port, str) and self.port_number is not None:
-            return f"{self.port}({self.port_number})/{self.protocol}"
-        return f"{self.port}/{self.protocol}"
+        return probe_label(self.port, self.port_number, self.protocol)
 
     @property
     def probed(self) -> bool:

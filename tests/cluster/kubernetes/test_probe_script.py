@@ -85,8 +85,9 @@ def test_probes_of_one_exec_run_in_parallel(shell: str, agnhost: str) -> None:
     script = probe_script(probes, timeout_s=1.0, parallelism=8, agnhost=agnhost)
     stdout, seconds = _run(shell, script)
     assert len(parse_probe_output(stdout)) == 6
-    # Six 0.3 s probes one after another would take 1.8 s.
-    assert seconds < 1.2
+    # Six 0.3 s probes one after another would take 1.8 s; in parallel ~0.35 s, and the
+    # margin is for a machine busy with other tests (the shell and six stubs to start).
+    assert seconds < 1.5
     assert all(line.latency_ms >= 250 for line in parse_probe_output(stdout).values())
 
 
