@@ -36,6 +36,16 @@ class CachedBody:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+class _Flight:
+    """One body being made: its waiters block on ``done``; ``body`` stays None if it failed."""
+
+    __slots__ = ("body", "done")
+
+    def __init__(self) -> None:
+        self.body: CachedBody | None = None
+        self.done = threading.Event()
+
+
 class ResponseCache:
     """Bodies by ETag, at most ``max_bytes`` of them; safe to share between threads."""
 
@@ -43,6 +53,7 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self._bytes = 0
         self._items: OrderedDict[str, CachedBody] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
         self._lock = threading.Lock()
 
     def get(self, etag: str) -> CachedBody | None:
@@ -68,13 +79,40 @@ class ResponseCache:
                 self._bytes -= len(dropped.body)
 
     def get_or_make(self, etag: str, make: Callable[[], CachedBody], *, keep: bool) -> CachedBody:
-        found = self.get(etag)
-        if found is not None:
-            return found
-        made = make()
-        if keep:
-            self.put(etag, made)
-        return made
+        """The cached body of ``etag``, else ``make()``'s, made once however many ask at once.
+
+        One ETag is one answer (the run's state and the request), so threads
+        asking for it together wait for the first one's body instead of each
+        making it: a worker whose cache is cold (just started, or the run just
+        finished) and 8 threads reading a 10,000-cell matrix would otherwise
+        make it 8 times over under one GIL, and every client of that worker
+        would wait seconds for it. A maker that fails lets the next waiter try.
+        """
+        while True:
+            with self._lock:
+                found = self._items.get(etag)
+                if found is not None:
+                    self._items.move_to_end(etag)
+                    return found
+                flight = self._flights.get(etag)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[etag] = _Flight()
+            if not leader:
+                flight.done.wait()
+                if flight.body is not None:
+                    return flight.body
+                continue  # the maker failed: try again, perhaps as the maker
+            try:
+                made = make()
+                flight.body = made
+                if keep:
+                    self.put(etag, made)
+                return made
+            finally:
+                with self._lock:
+                    del self._flights[etag]
+                flight.done.set()
 
 
 def etag_for(state: str) -> str:
