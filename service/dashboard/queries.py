@@ -291,26 +291,31 @@ def run_matrices(session: Session, run_id: int, revision_id: int) -> dict[str, V
     )
     # Verdicts and protocols read as their stored strings, and Core rather than ORM
     # execution: at 10,000 cells, making enum members and ORM rows would cost more
-    # than the query itself.
-    rows = session.connection().execute(
-        select_run_cells(
-            run_id,
-            revision_id,
-            RevisionCell.version,
-            RevisionCell.cell_key,
-            RevisionCell.source_namespace,
-            RevisionCell.source_name,
-            RevisionCell.target_namespace,
-            RevisionCell.target_name,
-            RevisionCell.port,
-            RevisionCell.resolved_port,
-            type_coerce(RevisionCell.protocol, String),
-            RevisionCell.loopback,
-            type_coerce(EXPECTED, String),
-            type_coerce(CellResult.observed, String),
-            CellResult.regression,
-            CellResult.flaky,
-        ).order_by(RevisionCell.ordinal)
+    # than the query itself. Fetched at once (.all()): iterating a result fetches row
+    # by row, 30 ms more per 10,000 rows from psycopg.
+    rows = (
+        session.connection()
+        .execute(
+            select_run_cells(
+                run_id,
+                revision_id,
+                RevisionCell.version,
+                RevisionCell.cell_key,
+                RevisionCell.source_namespace,
+                RevisionCell.source_name,
+                RevisionCell.target_namespace,
+                RevisionCell.target_name,
+                RevisionCell.port,
+                RevisionCell.resolved_port,
+                type_coerce(RevisionCell.protocol, String),
+                RevisionCell.loopback,
+                type_coerce(EXPECTED, String),
+                type_coerce(CellResult.observed, String),
+                CellResult.regression,
+                CellResult.flaky,
+            ).order_by(RevisionCell.ordinal)
+        )
+        .all()
     )
     builders: dict[str, _Builder] = {}
     for (

@@ -38,7 +38,8 @@ from service.runs.transactions import updated, writing
 from service.scenario.model import Verdict
 from service.store.base import utc_now
 from service.store.enums import RunStatus
-from service.store.models import CellResult, Run, ScenarioRevision
+from service.store.models import CellResult, RevisionCell, Run, ScenarioRevision
+from service.store.statistics import refresh_after_write
 
 __all__ = [
     "RunClosedHook",
@@ -136,6 +137,11 @@ def finish_if_complete(
         )
     if closed != 1:
         return None
+    # Before the hooks: they read the run's cells back (notification findings), as do
+    # the pages opened next; fresh planner statistics make those reads hash joins.
+    refresh_after_write(
+        sessions, tables=(CellResult.__tablename__, RevisionCell.__tablename__), written=stored
+    )
     _run_closed(sessions, run_id, final)
     return final
 
