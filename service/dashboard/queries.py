@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.dashboard.grid import GridCell, GridColumn, GridCounts, GridRow, VersionGrid
 from service.notify.urls import redact_url
-from service.queries.cells import EXPECTED, select_run_cells
+from service.queries.cells import EXPECTED, run_cell_columns
 from service.queries.formats import port_value
 from service.runs.history import cluster_identity
 from service.scenario.document import scenario_from_json
@@ -289,33 +289,26 @@ def run_matrices(session: Session, run_id: int, revision_id: int) -> dict[str, V
             select(RunVersion.version, RunVersion.content_hash).where(RunVersion.run_id == run_id)
         ).all()
     )
-    # Verdicts and protocols read as their stored strings, and Core rather than ORM
-    # execution: at 10,000 cells, making enum members and ORM rows would cost more
-    # than the query itself. Fetched at once (.all()): iterating a result fetches row
-    # by row, 30 ms more per 10,000 rows from psycopg.
-    rows = (
-        session.connection()
-        .execute(
-            select_run_cells(
-                run_id,
-                revision_id,
-                RevisionCell.version,
-                RevisionCell.cell_key,
-                RevisionCell.source_namespace,
-                RevisionCell.source_name,
-                RevisionCell.target_namespace,
-                RevisionCell.target_name,
-                RevisionCell.port,
-                RevisionCell.resolved_port,
-                type_coerce(RevisionCell.protocol, String),
-                RevisionCell.loopback,
-                type_coerce(EXPECTED, String),
-                type_coerce(CellResult.observed, String),
-                CellResult.regression,
-                CellResult.flaky,
-            ).order_by(RevisionCell.ordinal)
-        )
-        .all()
+    # Verdicts and protocols read as their stored strings: at 10,000 cells, making
+    # enum members would cost more than the query itself.
+    rows = run_cell_columns(
+        session,
+        run_id,
+        revision_id,
+        RevisionCell.version,
+        RevisionCell.cell_key,
+        RevisionCell.source_namespace,
+        RevisionCell.source_name,
+        RevisionCell.target_namespace,
+        RevisionCell.target_name,
+        RevisionCell.port,
+        RevisionCell.resolved_port,
+        type_coerce(RevisionCell.protocol, String),
+        RevisionCell.loopback,
+        type_coerce(EXPECTED, String),
+        type_coerce(CellResult.observed, String),
+        CellResult.regression,
+        CellResult.flaky,
     )
     builders: dict[str, _Builder] = {}
     for (

@@ -9,6 +9,7 @@ expected verdict where it overrides the revision's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,6 +34,7 @@ __all__ = [
     "cell_history",
     "get_cell",
     "list_cells",
+    "run_cell_columns",
     "select_run_cells",
 ]
 
@@ -147,6 +149,19 @@ def select_run_cells(run_id: int, revision_id: int, *columns: Any) -> Select[*tu
         )
         .where(CellResult.run_id == run_id)
     )
+
+
+def run_cell_columns(
+    session: Session, run_id: int, revision_id: int, *columns: Any
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """``columns`` of every cell of run ``run_id``, in plan order, fetched at once.
+
+    For the reads of a whole run (its grid, its columns for drift and flakes). Core
+    rather than ORM execution, and every row fetched in one call: iterating a result
+    fetches row by row, 30 ms more per 10,000 rows from psycopg.
+    """
+    query = select_run_cells(run_id, revision_id, *columns).order_by(RevisionCell.ordinal)
+    return session.connection().execute(query).all()
 
 
 def _in_plan_order(run_id: int, revision_id: int) -> Select[*tuple[Any, ...]]:
@@ -271,7 +286,7 @@ def all_cells(
     conditions = _conditions(cell_filter if cell_filter is not None else CellFilter())
     if conditions:
         query = query.where(*conditions)
-    return [_view(row) for row in session.execute(query)]
+    return [_view(row) for row in session.execute(query).all()]
 
 
 def get_cell(session: Session, run_id: int, revision_id: int, cell_key: str) -> CellDetail | None:

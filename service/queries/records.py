@@ -27,7 +27,7 @@ from service.compare import (
     VersionHash,
 )
 from service.policy.model import Labels, Protocol
-from service.queries.cells import EXPECTED, PLACE, select_run_cells
+from service.queries.cells import EXPECTED, PLACE, run_cell_columns, select_run_cells
 from service.queries.formats import labels_object, port_value
 from service.queries.runs import run_and_scenario_name
 from service.runs.history import on_cluster
@@ -182,20 +182,15 @@ def run_columns(session: Session, run_id: int) -> RunColumns | None:
     summary = _summary(session, run, name)
     revision_id, regressions = run.revision_id, run.regressions
     hashes = {v.name: v.content_hash for v in summary.versions}
-    rows = (
-        session.connection()
-        .execute(
-            select_run_cells(
-                run_id,
-                revision_id,
-                CellResult.cell_key,
-                type_coerce(CellResult.observed, String),
-                RevisionCell.version,
-                CellResult.flaky,
-                type_coerce(CellResult.attempt_details, Text),
-            ).order_by(RevisionCell.ordinal)
-        )
-        .all()
+    rows = run_cell_columns(
+        session,
+        run_id,
+        revision_id,
+        CellResult.cell_key,
+        type_coerce(CellResult.observed, String),
+        RevisionCell.version,
+        CellResult.flaky,
+        type_coerce(CellResult.attempt_details, Text),
     )
     keys, observed, versions, flags, details = zip(*rows, strict=True) if rows else ((),) * 5
     return RunColumns(
