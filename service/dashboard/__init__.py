@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response
 from service.dashboard.blueprint import PREFIX, bp
 from service.dashboard.context import EXTENSION, DashboardState
 from service.dashboard.error_pages import install_error_pages
+from service.dashboard.sessions import DashboardSessions
 from service.dashboard.settings import DashboardSettings
 from service.notify.hooks import Notifications, install_notifications
 from service.notify.senders import InProcessSender
@@ -202,5 +203,6 @@ def _configure_sessions(app: Flask, settings: DashboardSettings) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_PATH"] = PREFIX
+    app.session_interface = DashboardSessions()
     if settings.secure_cookies:
         app.config["SESSION_COOKIE_SECURE"] = True
