@@ -5,7 +5,8 @@
 A 10,000-cell run (the synthetic scenario: 5 namespaces x 20 sources x 50
 targets x 2 ports, one version, a little probe loss so some cells regress) is
 executed in-process into a throw-away PostgreSQL database. The API then runs
-in gunicorn (gthread workers) in a subprocess, the way docker-compose runs it,
+in gunicorn (gthread workers, its config module) in a subprocess, the way
+docker-compose runs it,
 and a load tool reads the run's results with a viewer token, each client
 cycling through what a dashboard or pipeline asks: the run with its progress,
 pages of its cells (100 a page, following cursors), its regressions, and the
@@ -118,6 +119,7 @@ def _gunicorn(
     env.pop("NETPOL_DRIFT_BROKER_URL", None)
     command = [
         sys.executable, "-m", "gunicorn",
+        "--config", "python:service.api.gunicorn_config",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--worker-class", worker_class,

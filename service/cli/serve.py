@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from service.api import create_app
 from service.api.context import services
+from service.api.heap import freeze_startup_objects
 from service.runs.dispatch import InProcessDispatcher, resume_stalled_runs
 from service.runs.lifecycle import reap_runs
 
@@ -44,6 +45,7 @@ def serve_command(host: str, port: int, anonymous_read: bool) -> None:
             context.sessions, context.dispatcher, plans=context.plans, stalled_after=timedelta(0)
         )
     server = make_server(host, port, app, threaded=True)
+    freeze_startup_objects()
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(
         f"netpol-drift API on http://{shown_host}:{server.server_port}/api/v1"

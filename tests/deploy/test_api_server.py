@@ -55,6 +55,7 @@ def test_the_api_runs_the_app_factory_in_threaded_gunicorn_workers() -> None:
     assert config.workers >= 2
     assert config.bind == ["0.0.0.0:8000"]
     assert apps == ["service.api:create_app()"]
+    assert config.config == "python:service.api.gunicorn_config"
 
 
 def _free_port() -> int:
@@ -132,6 +133,17 @@ def test_gunicorn_starts_the_threaded_workers_it_was_told_to(
 ) -> None:
     _, log = gunicorn
     assert any("Using worker: gthread" in line for line in log), log
+
+
+def test_a_worker_freezes_its_start_up_objects_once_it_has_loaded_the_app(
+    gunicorn: tuple[str, list[str]],
+) -> None:
+    _, log = gunicorn
+    froze = [line for line in log if "start-up objects out of the garbage collector" in line]
+    assert froze, log
+    # Modules, the app and its machinery: far more than a bare interpreter holds.
+    counts = [int(line.split("froze ")[1].split()[0]) for line in froze]
+    assert min(counts) > 50_000, froze
 
 
 @pytest.mark.parametrize(
