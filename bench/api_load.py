@@ -6,11 +6,10 @@ A 10,000-cell run (the synthetic scenario: 5 namespaces x 20 sources x 50
 targets x 2 ports, one version, a little probe loss so some cells regress) is
 executed in-process into a throw-away PostgreSQL database. The API then runs
 in gunicorn (gthread workers, its config module) in a subprocess, the way
-docker-compose runs it,
-and a load tool reads the run's results with a viewer token, each client
-cycling through what a dashboard or pipeline asks: the run with its progress,
-pages of its cells (100 a page, following cursors), its regressions, and the
-matrix of its version.
+docker-compose runs it, and a load tool reads the run's results with a viewer
+token, each client cycling through what a dashboard or pipeline asks: the run
+with its progress, pages of its cells (100 a page, following cursors), its
+regressions, and the matrix of its version.
 
 The load tool is wrk (Debian's package) when it is installed, else a Python
 client written here (threads with keep-alive connections; it competes with

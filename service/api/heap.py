@@ -1,6 +1,6 @@
 """A serving process's start-up objects, kept out of the garbage collector's way.
 
-A process serving the API and dashboard holds ~220,000 objects the collector
+A process serving the API and dashboard holds 150,000-220,000 objects the collector
 tracks from its start (modules, SQLAlchemy's, Flask's and pydantic's machinery,
 the app, its routes) until it exits. Every full collection walks them all, and
 a 10,000-cell page allocates enough to set off full collections: on the run

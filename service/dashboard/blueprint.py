@@ -22,7 +22,16 @@ from service.dashboard.auth import check_csrf, csrf_token, current_viewer
 from service.dashboard.context import close_db, state
 from service.export.palette import VERDICT_COLOURS, VERDICT_LABELS
 
-__all__ = ["CSP", "HEADERS", "PREFIX", "STATIC_PREFIX", "bp", "static_url", "template_helpers"]
+__all__ = [
+    "CSP",
+    "HEADERS",
+    "PREFIX",
+    "STATIC_PREFIX",
+    "bp",
+    "static_url",
+    "template_helpers",
+    "under_dashboard",
+]
 
 PREFIX: Final = "/dashboard"
 STATIC_PREFIX: Final = PREFIX + "/static/"
@@ -49,6 +58,11 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+
+def under_dashboard(path: str) -> bool:
+    """Whether ``path`` is the dashboard's: its cookie (path ``PREFIX``) goes with it."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
 
 
 @bp.before_request

@@ -33,7 +33,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from service.dashboard.auth import Viewer, current_viewer
-from service.dashboard.blueprint import HEADERS, PREFIX, STATIC_PREFIX, template_helpers
+from service.dashboard.blueprint import (
+    HEADERS,
+    STATIC_PREFIX,
+    template_helpers,
+    under_dashboard,
+)
 from service.dashboard.context import close_db
 
 __all__ = ["PROBLEM_JSON", "error_page", "install_error_pages", "wants_page"]
@@ -55,7 +60,7 @@ def wants_page() -> bool:
     """Whether this request's error is answered with an HTML page: a dashboard path (not a
     static file) from a client that does not prefer JSON. No Accept header means a page."""
     path = request.path
-    if path != PREFIX and not path.startswith(PREFIX + "/"):
+    if not under_dashboard(path):
         return False
     if path.startswith(STATIC_PREFIX):
         return False

@@ -13,14 +13,9 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from service.dashboard.blueprint import PREFIX
+from service.dashboard.blueprint import under_dashboard
 
-__all__ = ["DashboardSessions", "under_dashboard"]
-
-
-def under_dashboard(path: str) -> bool:
-    """Whether a browser sends a cookie of path ``PREFIX`` with a request for ``path``."""
-    return path == PREFIX or path.startswith(PREFIX + "/")
+__all__ = ["DashboardSessions"]
 
 
 class DashboardSessions(SecureCookieSessionInterface):

@@ -16,7 +16,11 @@ run's write is large for what the planner knows:
 - autovacuum's own rule decides: the rows written exceed
   ``autovacuum_analyze_threshold + autovacuum_analyze_scale_factor *
   reltuples`` (50 + 10% by default; a never-analyzed table counts 0 rows);
-  a nightly 10,000-cell run on a table of a year's runs is left to autovacuum;
+  a nightly 10,000-cell run on a table of a year's runs is left to autovacuum.
+  The run's cell count stands for both tables: its revision's cells were
+  written when the run was created if the revision was new, and a reused
+  revision re-analyzes its table only while that is under ten runs' worth
+  (cheap: the table is small then);
 - ANALYZE samples a fixed number of rows whatever the table's size, takes a
   lock that neither reads nor writes wait for, and waits at most
   ``LOCK_TIMEOUT`` for another ANALYZE or VACUUM of the table;
@@ -67,27 +71,22 @@ def refresh_after_write(
         with sessions() as session:
             if session.get_bind().dialect.name != "postgresql":
                 return ()
-            threshold, scale_factor = session.execute(
-                text(
-                    "SELECT current_setting('autovacuum_analyze_threshold')::int,"
-                    " current_setting('autovacuum_analyze_scale_factor')::float"
-                )
-            ).one()
+            # What the planner believes each table holds, and autovacuum's settings: one read.
             rows = session.execute(
                 text(
-                    "SELECT c.relname, c.reltuples FROM pg_class c"
-                    " WHERE c.oid = ANY(CAST(:names AS regclass[]))"
+                    "SELECT c.relname, c.reltuples,"
+                    " current_setting('autovacuum_analyze_threshold')::int,"
+                    " current_setting('autovacuum_analyze_scale_factor')::float"
+                    " FROM pg_class c WHERE c.oid = ANY(CAST(:names AS regclass[]))"
                 ),
                 {"names": list(tables)},
             ).all()
-            known: dict[str, float] = {str(name): float(count) for name, count in rows}
             due = tuple(
-                t
-                for t in tables
-                if t in known
-                and stale(
+                str(name)
+                for name, known_rows, threshold, scale_factor in rows
+                if stale(
                     written=written,
-                    known_rows=known[t],
+                    known_rows=float(known_rows),
                     threshold=int(threshold),
                     scale_factor=float(scale_factor),
                 )

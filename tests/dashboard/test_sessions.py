@@ -7,7 +7,7 @@ import pytest
 from flask import session
 from flask.testing import FlaskClient
 
-from service.dashboard.sessions import under_dashboard
+from service.dashboard.blueprint import under_dashboard
 from tests.dashboard.conftest import Served
 
 COOKIE = "netpol_drift_session"
